@@ -23,7 +23,9 @@ const webviewEntries = existsSync('webview')
 mkdirSync('dist', { recursive: true });
 await Promise.all([
   ...nodeEntries.map(([entry, outfile]) =>
-    build({ ...common, entryPoints: [entry], outfile, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternals }),
+    build({ ...common, entryPoints: [entry], outfile, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternals,
+      // jsonc-parser's `main` is a UMD build whose dynamic requires esbuild cannot follow; its ESM build bundles.
+      mainFields: ['module', 'main'] }),
   ),
   ...webviewEntries.map(([entry, outfile]) =>
     build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'iife' }),

@@ -1,0 +1,52 @@
+import { deviceNameSchema, type DeviceName } from '../../protocol/runFiles';
+import { parseArgs } from '../args';
+import { UsageError, type CliCommand } from '../command';
+import { runJobFromCli } from '../runJob';
+
+export const command: CliCommand = {
+  name: 'run',
+  summary: 'Run an experiment config (*.peft.json) as a job',
+  usage: [
+    'Usage: peft-lab run <config.peft.json> [--out DIR] [--device auto|cpu|cuda|webgpu] [--threads N] [--json]',
+    '',
+    'Validates the config, runs its task in a job process and writes a run folder',
+    '(default <configDir>/.peft-lab/runs/<run-id>/, or exactly DIR with --out).',
+    'Progress goes to stderr; the run folder is the last line on stdout.',
+    '  --out DIR      write the run folder here',
+    '  --device D     override runtime.device',
+    '  --threads N    override runtime.threads (0 = ONNX Runtime default)',
+    '  --json         print one JSON event per line on stdout, then {"type":"exit",...}',
+    'Exit codes: 0 completed, 1 failed, 2 usage or config error, 130 cancelled (Ctrl-C).',
+  ].join('\n'),
+  async run(args, io) {
+    const parsed = parseArgs(args, { out: { value: true }, device: { value: true }, threads: { value: true }, json: { value: false } });
+    if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one config file');
+    const configPath = parsed.positionals[0] ?? '';
+    const device = parseDevice(parsed.values.get('device'));
+    const threads = parseThreads(parsed.values.get('threads'));
+    const out = parsed.values.get('out');
+    return runJobFromCli(
+      {
+        configPath,
+        ...(out === undefined ? {} : { runDir: out }),
+        ...(device === undefined ? {} : { device }),
+        ...(threads === undefined ? {} : { threads }),
+      },
+      parsed.flags.has('json'),
+      io,
+    );
+  },
+};
+
+function parseDevice(value: string | undefined): DeviceName | undefined {
+  if (value === undefined) return undefined;
+  const result = deviceNameSchema.safeParse(value);
+  if (!result.success) throw new UsageError(`--device must be one of ${deviceNameSchema.options.join(', ')} (got '${value}')`);
+  return result.data;
+}
+
+function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--threads must be a non-negative integer (got '${value}')`);
+  return Number(value);
+}

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './issues';
+export { validateConfigText, experimentConfigSchema, jsonPath, type ConfigValidation } from './validate';
+export { loadExperimentConfig, resolveConfigPaths, applyRuntimeOverrides } from './load';
+export { defaultDeviceCheckConfig } from './defaults';

@@ -1,0 +1,72 @@
+// The validated experiment config, typed by hand to match src/config/peft-config.schema.json (after ajv has
+// filled every default). Only produced by validateConfigText/loadExperimentConfig, i.e. from validated data.
+
+export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+
+export interface RuntimeSettings {
+  device: DeviceRequest;
+  /** Intra-op threads; 0 lets ONNX Runtime choose. */
+  threads: number;
+}
+
+interface ConfigBase {
+  $schema?: string;
+  name: string;
+  runtime: RuntimeSettings;
+}
+
+export interface DeviceCheckSettings {
+  /** N of the N x N float32 MatMul. */
+  size: number;
+  repeats: number;
+}
+
+export interface DeviceCheckConfig extends ConfigBase {
+  task: 'device-check';
+  deviceCheck: DeviceCheckSettings;
+}
+
+export interface TuneData {
+  /** Absolute after loading. */
+  train: string;
+  /** Absolute after loading. */
+  eval?: string;
+  format: 'llm-adapters' | 'jsonl' | 'text' | 'tokens';
+  maxLength: number;
+  limit: { train: number; eval: number };
+}
+
+export interface TunePeft {
+  method: 'lora';
+  r: number;
+  alpha: number;
+  dropout: number;
+  targets: string[];
+  /** Absolute after loading. */
+  init?: string;
+}
+
+export interface TuneTrain {
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  optimizer: 'adamw' | 'sgd';
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  seed: number;
+  evalEvery: number;
+}
+
+/** Described by the schema for issue 5; the worker refuses it in this version. */
+export interface TuneConfig extends ConfigBase {
+  task: 'tune';
+  /** A model folder (absolute after loading, when it exists relative to the config) or a hub id. */
+  model: string;
+  data: TuneData;
+  peft: TunePeft;
+  train: TuneTrain;
+}
+
+export type ExperimentConfig = DeviceCheckConfig | TuneConfig;
+export type TaskName = ExperimentConfig['task'];

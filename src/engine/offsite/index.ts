@@ -1,0 +1,28 @@
+export { createKfacAccumulator, accumulateKfac, kfacFactor, type KfacAccumulator } from './kfac';
+export {
+  gcs,
+  svdComponentRemovalGcs,
+  rowRemovalGcs,
+  columnRemovalGcs,
+  channelRemovalGcs,
+  mlpIntermediateSize,
+  checkLinearStats,
+  type LinearStats,
+  type MlpStats,
+} from './gcs';
+export { rankBudget, channelBudget, factorizedParamCount, mlpParamCount } from './budget';
+export {
+  selectDrdComponents,
+  selectTopSingularValues,
+  factorize,
+  compressProjectionDrd,
+  compressProjectionMagnitude,
+  type FactorizedLinear,
+  type DrdResult,
+  type DrdOptions,
+} from './drd';
+export { selectScpChannels, channelMagnitudes, selectChannelsByMagnitude, pruneMlpChannels, type MlpWeights } from './scp';
+export { uniformLayerDrop, linearCka, layerSimilarityMatrix, crashPlan, type CrashPlan } from './layer-drop';
+export { svdFull, svdRandomized, truncateSvd, orthonormalizeRows, reconstruct, ZERO_SINGULAR_VALUE_RATIO, type Svd, type RandomizedSvdOptions } from './linalg/svd';
+export { symmetricEigen } from './linalg/eigen';
+export { matmul, matmulABt, transpose, matVec, toFloat64 } from './linalg/dense';

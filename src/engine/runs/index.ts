@@ -1,0 +1,6 @@
+export * from './atomic';
+export * from './runId';
+export * from './layout';
+export * from './writer';
+export * from './reader';
+export type { RunSummary, MetricRecord, RunStatus, DeviceInfo, RunError } from '../../protocol/runFiles';

@@ -1,0 +1,47 @@
+// "New Experiment": asks for a name, writes <name>.peft.json (a valid device-check config) into a workspace
+// folder and opens it. Arguments (optional, for tests and scripts): name, target folder Uri.
+import * as vscode from 'vscode';
+import { experimentFileName, renderExperimentConfig, validateExperimentName } from '../newExperiment/experimentTemplate';
+import { UserCancelled } from './commandRegistry';
+
+export async function newExperiment(nameArg?: unknown, folderArg?: unknown): Promise<vscode.Uri> {
+  const folder = folderArg instanceof vscode.Uri ? folderArg : await pickWorkspaceFolder();
+  let name: string;
+  if (typeof nameArg === 'string') {
+    const problem = validateExperimentName(nameArg);
+    if (problem) throw new Error(`invalid experiment name ${JSON.stringify(nameArg)}: ${problem}`);
+    name = nameArg.trim();
+  } else {
+    const typed = await vscode.window.showInputBox({
+      title: 'PEFT Lab: New Experiment',
+      prompt: `Name of the experiment (creates <name>.peft.json in ${folder.fsPath})`,
+      value: 'device-check',
+      validateInput: async (value) => validateExperimentName(value) ?? ((await exists(vscode.Uri.joinPath(folder, experimentFileName(value)))) ? `${experimentFileName(value)} already exists here.` : undefined),
+    });
+    if (typed === undefined) throw new UserCancelled();
+    name = typed.trim();
+  }
+  const file = vscode.Uri.joinPath(folder, experimentFileName(name));
+  if (await exists(file)) throw new Error(`${file.fsPath} already exists; pick another name.`);
+  await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(renderExperimentConfig(name)));
+  await vscode.window.showTextDocument(file, { preview: false });
+  return file;
+}
+
+async function pickWorkspaceFolder(): Promise<vscode.Uri> {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) throw new Error('open a folder first: experiments are files in the workspace.');
+  if (folders.length === 1 && folders[0]) return folders[0].uri;
+  const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder for the new experiment' });
+  if (!picked) throw new UserCancelled();
+  return picked.uri;
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}

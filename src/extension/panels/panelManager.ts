@@ -1,0 +1,90 @@
+// Opens (or reveals) one panel per (kind, run folder), and restores panels after a window reload through a
+// WebviewPanelSerializer per viewType (their saved state names the run folder).
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PanelId } from '../../protocol';
+import { parsePanelState } from './panelState';
+import { GradientDiagnosticsPanel, gradientDiagnosticsPanelKind } from './gradientDiagnosticsPanel';
+import { LayerImportancePanel, layerImportancePanelKind } from './layerImportancePanel';
+import { RankChoicesPanel, rankChoicesPanelKind } from './rankChoicesPanel';
+import { RunOverviewPanel, runPanelKind } from './runOverviewPanel';
+import type { PanelDeps, PanelKind, RunPanelBase } from './runPanelBase';
+
+type AnyPanel = RunPanelBase<PanelId>;
+
+interface PanelFactory {
+  kind: PanelKind<PanelId>;
+  create(panel: vscode.WebviewPanel, runDir: string | undefined, deps: PanelDeps): AnyPanel;
+}
+
+const factories: Record<PanelId, PanelFactory> = {
+  run: { kind: runPanelKind, create: (p, r, d) => new RunOverviewPanel(runPanelKind, p, r, d) },
+  layerImportance: { kind: layerImportancePanelKind, create: (p, r, d) => new LayerImportancePanel(layerImportancePanelKind, p, r, d) },
+  rankChoices: { kind: rankChoicesPanelKind, create: (p, r, d) => new RankChoicesPanel(rankChoicesPanelKind, p, r, d) },
+  gradientDiagnostics: {
+    kind: gradientDiagnosticsPanelKind,
+    create: (p, r, d) => new GradientDiagnosticsPanel(gradientDiagnosticsPanelKind, p, r, d),
+  },
+};
+
+export class PanelManager implements vscode.Disposable {
+  private readonly open = new Map<string, AnyPanel>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly deps: PanelDeps) {
+    for (const id of Object.keys(factories)) {
+      if (!isPanelId(id)) continue;
+      const factory = factories[id];
+      this.disposables.push(
+        vscode.window.registerWebviewPanelSerializer(factory.kind.viewType, {
+          deserializeWebviewPanel: async (panel, state: unknown) => {
+            const runDir = parsePanelState(state).runDir;
+            this.track(id, factory.create(panel, runDir, this.deps));
+          },
+        }),
+      );
+    }
+  }
+
+  /** Shows `runDir` in panel `id`, reusing the panel already showing it. */
+  show(id: PanelId, runDir: string): AnyPanel {
+    const key = keyOf(id, runDir);
+    const existing = this.open.get(key);
+    if (existing) {
+      existing.reveal();
+      void existing.sendRun();
+      return existing;
+    }
+    const factory = factories[id];
+    const panel = vscode.window.createWebviewPanel(factory.kind.viewType, factory.kind.title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.deps.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(this.deps.extensionUri, 'media')],
+    });
+    return this.track(id, factory.create(panel, path.resolve(runDir), this.deps));
+  }
+
+  /** Open panels (for tests and for refreshing after a job). */
+  panels(): AnyPanel[] {
+    return [...this.open.values()];
+  }
+
+  private track(id: PanelId, panel: AnyPanel): AnyPanel {
+    const key = keyOf(id, panel.runDir ?? `restored-${Date.now()}-${Math.random()}`);
+    this.open.set(key, panel);
+    panel.onDidDispose(() => this.open.delete(key));
+    return panel;
+  }
+
+  dispose(): void {
+    for (const panel of this.open.values()) panel.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function keyOf(id: PanelId, runDir: string): string {
+  return `${id}\u0000${path.resolve(runDir)}`;
+}
+
+function isPanelId(id: string): id is PanelId {
+  return Object.hasOwn(factories, id);
+}

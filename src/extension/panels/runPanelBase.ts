@@ -1,0 +1,165 @@
+// Shared host side of the run panels: one webview per (panel kind, run folder), strict CSP HTML, validated
+// messages in both directions, run folder reads, live job events, restore after reload (via the serializer).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readMetrics, readSummary } from '../../engine/runs';
+import { parseWebviewMessage, type HostToWebviewMessage, type JobEvent, type PanelId, type RunData, type WebviewToHostMessage } from '../../protocol';
+import { describeError } from '../errors';
+import type { JobManager } from '../jobs/jobManager';
+import type { Log } from '../log';
+import type { DiagnosticsMessage } from './diagnosticsMessages';
+import { buildWebviewHtml, createNonce } from './webviewHtml';
+
+export interface PanelKind<P extends PanelId> {
+  id: P;
+  viewType: string;
+  /** The <h1> of the page; the tab title adds the run id. */
+  title: string;
+  /** Whether the panel's protocol takes live `jobEvent` messages. */
+  forwardsJobEvents: boolean;
+}
+
+export interface PanelDeps {
+  extensionUri: vscode.Uri;
+  jobs: JobManager;
+  log: Log;
+}
+
+export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposed = new vscode.EventEmitter<void>();
+  private isDisposed = false;
+  readonly onDidDispose = this.disposed.event;
+
+  constructor(
+    readonly kind: PanelKind<P>,
+    readonly panel: vscode.WebviewPanel,
+    /** undefined for a restored panel whose saved state lost its run. */
+    readonly runDir: string | undefined,
+    protected readonly deps: PanelDeps,
+  ) {
+    const webview = panel.webview;
+    const distWebview = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
+    const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
+    webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [distWebview, media] };
+    panel.title = runDir ? `${kind.title} · ${path.basename(runDir)}` : kind.title;
+    panel.iconPath = vscode.Uri.joinPath(media, 'peft-lab.svg');
+    webview.html = buildWebviewHtml({
+      title: kind.title,
+      cspSource: webview.cspSource,
+      nonce: createNonce(),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(distWebview, `${kind.id}.js`)).toString(),
+      styleUris: [webview.asWebviewUri(vscode.Uri.joinPath(media, 'panel.css')).toString()],
+      panelId: kind.id,
+    });
+    webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), undefined, this.disposables);
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+    deps.jobs.onDidReceiveEvent(
+      ({ runDir: eventRunDir, event }) => {
+        if (!this.runDir || path.resolve(eventRunDir) !== path.resolve(this.runDir)) return;
+        if (this.kind.forwardsJobEvents) this.postJobEvent(eventRunDir, event);
+        // The last events rewrite summary.json (and maybe diagnostics.json): send the files' final state.
+        if (event.type === 'finished' || event.type === 'failed') void this.sendRun();
+      },
+      undefined,
+      this.disposables,
+    );
+    deps.jobs.onDidFinishJob(
+      ({ runDir: finishedDir }) => {
+        if (this.runDir && path.resolve(finishedDir) === path.resolve(this.runDir)) void this.sendRun();
+      },
+      undefined,
+      this.disposables,
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  /** Reads the run folder and posts it (or the reason it cannot be shown). */
+  async sendRun(): Promise<void> {
+    if (!this.runDir) {
+      await this.post(this.emptyMessage('This panel was restored without its run. Open it again from the Experiments view.'));
+      return;
+    }
+    let run: RunData;
+    try {
+      if (!fs.existsSync(this.runDir)) throw new Error(`run folder ${this.runDir} no longer exists`);
+      run = { runDir: this.runDir, runId: path.basename(this.runDir), summary: readSummary(this.runDir), metrics: readMetrics(this.runDir) };
+    } catch (error) {
+      await this.post(this.emptyMessage(describeError(error).message));
+      return;
+    }
+    await this.post(this.runDataMessage(run));
+    await this.afterRunSent(this.runDir);
+  }
+
+  /** Subclasses send what else their view needs (diagnostics.json). */
+  protected async afterRunSent(_runDir: string): Promise<void> {}
+
+  /** Subclasses handle their own messages (e.g. cancelJob); the shared ones are handled here. */
+  protected async handle(message: WebviewToHostMessage<P>): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+      case 'refresh':
+        await this.sendRun();
+        return;
+      case 'openFile':
+        await this.openFile(message.path);
+        return;
+      default:
+        await this.handleOther(message);
+    }
+  }
+
+  protected async handleOther(message: WebviewToHostMessage<P>): Promise<void> {
+    this.deps.log.warn(`${this.kind.id} panel: unhandled message ${message.type}`);
+  }
+
+  protected abstract runDataMessage(run: RunData): HostToWebviewMessage<P>;
+  protected abstract emptyMessage(message: string): HostToWebviewMessage<P>;
+  protected postJobEvent(_runDir: string, _event: JobEvent): void {}
+
+  protected async post(message: HostToWebviewMessage<P> | DiagnosticsMessage): Promise<void> {
+    if (this.isDisposed) return;
+    await this.panel.webview.postMessage(message);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    let message: WebviewToHostMessage<P>;
+    try {
+      message = parseWebviewMessage(this.kind.id, raw);
+    } catch (error) {
+      this.deps.log.warn(describeError(error).message);
+      return;
+    }
+    try {
+      await this.handle(message);
+    } catch (error) {
+      const { message: text, detail } = describeError(error);
+      this.deps.log.error(`${this.kind.title} panel: ${detail}`);
+      void vscode.window.showErrorMessage(`PEFT Lab: ${text}`);
+    }
+  }
+
+  /** Opens a file of this run; paths outside the run folder are refused (the webview is not trusted). */
+  private async openFile(requested: string): Promise<void> {
+    if (!this.runDir) return;
+    const file = path.resolve(this.runDir, requested);
+    const relative = path.relative(this.runDir, file);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) throw new Error(`refusing to open ${requested}: outside the run folder ${this.runDir}`);
+    if (!fs.existsSync(file)) throw new Error(`${file} does not exist (yet)`);
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true, viewColumn: vscode.ViewColumn.Active });
+  }
+
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    this.disposed.fire();
+    this.disposed.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

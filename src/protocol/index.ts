@@ -1,0 +1,3 @@
+export * from './runFiles';
+export * from './worker';
+export * from './panels';

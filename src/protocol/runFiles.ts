@@ -1,0 +1,77 @@
+// Shapes of the files in a run folder (summary.json, metrics.jsonl records), shared by the engine, the worker,
+// the extension host and the webviews. Pure zod: no Node imports, so webview bundles can use it too.
+import { z } from 'zod';
+
+export const runStatusSchema = z.enum(['running', 'completed', 'cancelled', 'failed']);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export const deviceNameSchema = z.enum(['auto', 'cpu', 'cuda', 'webgpu']);
+export type DeviceName = z.infer<typeof deviceNameSchema>;
+
+/** The device a job asked for, the one it ran on, and why it fell back (when it did). */
+export const deviceInfoSchema = z
+  .object({
+    requested: z.string(),
+    used: z.string(),
+    fallbackReason: z.string().optional(),
+  })
+  .strict();
+export type DeviceInfo = z.infer<typeof deviceInfoSchema>;
+
+/** An error as recorded in summary.json and sent in `failed` events: what went wrong and where. */
+export const runErrorSchema = z
+  .object({
+    message: z.string(),
+    where: z.string().optional(),
+  })
+  .strict();
+export type RunError = z.infer<typeof runErrorSchema>;
+
+/** summary.json. `metrics` holds the final scalar metrics of the task (e.g. gflops for device-check). */
+export const runSummarySchema = z
+  .object({
+    status: runStatusSchema,
+    name: z.string(),
+    task: z.string(),
+    startedAt: z.string(),
+    endedAt: z.string().optional(),
+    device: deviceInfoSchema.optional(),
+    metrics: z.record(z.unknown()).default({}),
+    error: runErrorSchema.optional(),
+  })
+  // Later tasks may add fields (checkpoint, resumedFrom, ...): keep them instead of rejecting the file.
+  .passthrough();
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+/** One line of metrics.jsonl: any JSON object with a string `type`. */
+export const metricRecordSchema = z.object({ type: z.string().min(1) }).passthrough();
+export type MetricRecord = z.infer<typeof metricRecordSchema>;
+
+/** The record the device-check task writes once, at the end. */
+export const deviceCheckRecordSchema = z
+  .object({
+    type: z.literal('device-check'),
+    size: z.number().int().positive(),
+    repeats: z.number().int().positive(),
+    msPerMatMul: z.number().nonnegative(),
+    gflops: z.number().nonnegative(),
+    maxAbsError: z.number().nonnegative(),
+    device: deviceInfoSchema,
+  })
+  .strict();
+export type DeviceCheckRecord = z.infer<typeof deviceCheckRecordSchema>;
+
+/** Formats a zod error as `path: message; path: message` with JSON paths like `$.summary.status`. */
+export function formatZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${jsonPathOf(issue.path)}: ${issue.message}`)
+    .join('; ');
+}
+
+function jsonPathOf(path: (string | number)[]): string {
+  let out = '$';
+  for (const segment of path) {
+    out += typeof segment === 'number' ? `[${segment}]` : /^[A-Za-z_$][\w$]*$/.test(segment) ? `.${segment}` : `[${JSON.stringify(segment)}]`;
+  }
+  return out;
+}

@@ -1,0 +1,27 @@
+import { strict as assert } from 'node:assert';
+import { validateConfigText } from '../../../src/engine/config';
+import { defaultExperimentConfig, experimentFileName, renderExperimentConfig, validateExperimentName } from '../../../src/extension/newExperiment/experimentTemplate';
+
+describe('New Experiment template', () => {
+  it('writes a config that the config validator accepts', () => {
+    const result = validateConfigText(renderExperimentConfig('my-exp'), 'my-exp.peft.json');
+    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
+    assert.equal(result.config.name, 'my-exp');
+    assert.equal(result.config.task, 'device-check');
+  });
+
+  it('names the file <name>.peft.json', () => {
+    assert.equal(experimentFileName(' exp1 '), 'exp1.peft.json');
+    assert.equal(experimentFileName('exp1.peft.json'), 'exp1.peft.json');
+    assert.equal(defaultExperimentConfig('exp1.peft.json').name, 'exp1');
+  });
+
+  it('accepts file-safe names and explains what is wrong with others', () => {
+    for (const ok of ['a', 'lora-r8', 'ist_v2.1']) assert.equal(validateExperimentName(ok), undefined, ok);
+    assert.match(validateExperimentName('  ') ?? '', /Enter a name/);
+    assert.match(validateExperimentName('../evil') ?? '', /letters, digits/);
+    assert.match(validateExperimentName('a/b') ?? '', /letters, digits/);
+    assert.match(validateExperimentName('x.') ?? '', /cannot end/);
+    assert.match(validateExperimentName('x'.repeat(101)) ?? '', /at most 100/);
+  });
+});

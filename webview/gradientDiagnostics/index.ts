@@ -1,0 +1,98 @@
+// Gradient diagnostics panel: per adapter, the cosine similarity and relative error between its gradient on the
+// emulator and on the full model, before and after tuning (GradOT keeps these close), and the loss gap.
+import type { RunData } from '../../src/protocol';
+import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/extension/panels/diagnosticsMessages';
+import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
+import { code, emptyState, h, table, replace } from '../shared/dom';
+import { formatNumber } from '../run/runData';
+import { startPanel, type PanelApp } from '../shared/panelApp';
+import { adapterMeans, adapterSeries, lossEntries, type AdapterSeries } from './gradientData';
+
+let run: RunData | undefined;
+let diagnostics: DiagnosticsMessage | undefined;
+
+const app = startPanel('gradientDiagnostics', {
+  onMessage(message, panel) {
+    if (message.type === 'runData') {
+      run = message.run;
+      panel.saveState({ runDir: message.run.runDir });
+      render(panel);
+    } else {
+      run = undefined;
+      diagnostics = undefined;
+      replace(panel.root, emptyState('gradient-empty', 'No run to show', message.message));
+    }
+  },
+  onOtherMessage(data, panel) {
+    const message = parseDiagnosticsMessage(data);
+    if (!message) return false;
+    diagnostics = message;
+    render(panel);
+    return true;
+  },
+});
+onThemeChange(() => render(app));
+
+function render(panel: PanelApp<'gradientDiagnostics'>): void {
+  if (!run) return;
+  const subtitle = h('p', { className: 'subtitle', testId: 'run-id' }, `${run.runId} · ${run.summary?.task ?? 'unknown task'}`);
+  if (!diagnostics || diagnostics.runDir !== run.runDir) {
+    replace(panel.root, subtitle, h('p', { testId: 'gradient-loading' }, 'Reading diagnostics.json...'));
+    return;
+  }
+  const file = diagnostics.diagnostics;
+  const adapters = file?.adapters ?? [];
+  const losses = lossEntries(file?.loss);
+  if (adapters.length === 0 && losses.length === 0) {
+    replace(panel.root, 
+      subtitle,
+      emptyState(
+        'gradient-empty',
+        'No gradient diagnostics in this run',
+        h('p', {}, 'This view reads ', code('diagnostics.json'), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), '): its ', code('adapters'), ' list gives cosineBefore/After and relErrorBefore/After per adapter parameter group, and ', code('loss'), ' the full-model and emulator losses.'),
+        diagnostics.reason ?? (file ? 'diagnostics.json has no adapters and no loss block.' : undefined),
+      ),
+    );
+    return;
+  }
+  const series = adapterSeries(adapters);
+  const means = adapterMeans(series);
+  const chart = adapters.length > 0 ? h('div', { className: 'chart', testId: 'gradient-cosine', attrs: { role: 'img', 'aria-label': 'gradient cosine per adapter' } }) : undefined;
+  replace(panel.root, 
+    subtitle,
+    means
+      ? h('p', { testId: 'gradient-summary' }, `Mean gradient cosine (emulator vs full model): ${formatNumber(means.cosineBefore)} before tuning, ${formatNumber(means.cosineAfter)} after; mean relative error ${formatNumber(means.relErrorBefore)} -> ${formatNumber(means.relErrorAfter)}.`)
+      : undefined,
+    chart && h('h2', {}, 'Gradient cosine per adapter'),
+    chart,
+    adapters.length > 0 ? h('h2', {}, 'Adapters') : undefined,
+    adapters.length > 0
+      ? table(
+          'gradient-table',
+          ['Adapter', 'Cosine before', 'Cosine after', 'Rel. error before', 'Rel. error after'],
+          adapters.map((a) => [a.name, formatNumber(a.cosineBefore), formatNumber(a.cosineAfter), formatNumber(a.relErrorBefore), formatNumber(a.relErrorAfter)]),
+          [false, true, true, true, true],
+        )
+      : undefined,
+    losses.length > 0 ? h('h2', {}, 'Loss (privacy gap)') : undefined,
+    losses.length > 0 ? table('loss-gap', ['Model', 'Loss'], losses.map((l) => [l.key, formatNumber(l.value)]), [false, true]) : undefined,
+  );
+  disposeDetachedCharts();
+  if (chart) drawCosine(chart, series);
+}
+
+function drawCosine(element: HTMLElement, series: AdapterSeries): void {
+  const colors = themeColors();
+  drawChart(element, {
+    animation: false,
+    legend: { top: 0, textStyle: { color: colors.foreground } },
+    tooltip: { trigger: 'axis' },
+    grid: { left: 56, right: 24, top: 36, bottom: 72 },
+    xAxis: { type: 'category', data: series.names, axisLabel: { rotate: 30, color: colors.muted }, axisLine: { lineStyle: { color: colors.grid } } },
+    yAxis: { type: 'value', max: 1, name: 'cosine', ...axisStyle(colors) },
+    series: [
+      { type: 'bar', name: 'before tuning', data: series.cosineBefore, itemStyle: { color: colors.accent2 } },
+      { type: 'bar', name: 'after tuning', data: series.cosineAfter, itemStyle: { color: colors.accent } },
+    ],
+  });
+}

@@ -1,0 +1,133 @@
+// Rank choices panel: what the emulator kept of each compressed module (GradOT DRD for attention ranks, SCP for
+// MLP channels), and one module's spectrum with the kept components marked beside their GCS.
+import type { RunData } from '../../src/protocol';
+import { parseDiagnosticsMessage, type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/extension/panels/diagnosticsMessages';
+import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
+import { code, emptyState, h, table, replace } from '../shared/dom';
+import { formatNumber } from '../run/runData';
+import { startPanel, type PanelApp } from '../shared/panelApp';
+import { keptFractionByLayer, moduleRows, spectrumOf } from './rankData';
+
+let run: RunData | undefined;
+let diagnostics: DiagnosticsMessage | undefined;
+
+const app = startPanel('rankChoices', {
+  onMessage(message, panel) {
+    if (message.type === 'runData') {
+      run = message.run;
+      panel.saveState({ runDir: message.run.runDir });
+      render(panel);
+    } else {
+      run = undefined;
+      diagnostics = undefined;
+      replace(panel.root, emptyState('rank-empty', 'No run to show', message.message));
+    }
+  },
+  onOtherMessage(data, panel) {
+    const message = parseDiagnosticsMessage(data);
+    if (!message) return false;
+    diagnostics = message;
+    render(panel);
+    return true;
+  },
+});
+onThemeChange(() => render(app));
+
+function render(panel: PanelApp<'rankChoices'>): void {
+  if (!run) return;
+  const subtitle = h('p', { className: 'subtitle', testId: 'run-id' }, `${run.runId} · ${run.summary?.task ?? 'unknown task'}`);
+  if (!diagnostics || diagnostics.runDir !== run.runDir) {
+    replace(panel.root, subtitle, h('p', { testId: 'rank-loading' }, 'Reading diagnostics.json...'));
+    return;
+  }
+  const modules = diagnostics.diagnostics?.modules ?? [];
+  if (modules.length === 0) {
+    replace(panel.root, 
+      subtitle,
+      emptyState(
+        'rank-empty',
+        'No rank choices in this run',
+        h('p', {}, 'This view reads ', code('diagnostics.json'), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), ') that compress modules: each entry of ', code('modules'), ' gives fullRank / keptRank, the kept indices, singularValues and gcs.'),
+        diagnostics.reason ?? (diagnostics.diagnostics ? 'diagnostics.json lists no compressed modules.' : undefined),
+      ),
+    );
+    return;
+  }
+  const rows = moduleRows(modules);
+  const selectedName = panel.state().selectedModule;
+  const withSpectrum = modules.filter((m) => spectrumOf(m) !== undefined);
+  const selected = withSpectrum.find((m) => m.name === selectedName) ?? withSpectrum[0];
+
+  const overview = h('div', { className: 'chart', testId: 'rank-overview', attrs: { role: 'img', 'aria-label': 'kept fraction per layer' } });
+  const select = h('select', { testId: 'rank-module-select', attrs: { 'aria-label': 'module' } });
+  for (const m of withSpectrum) {
+    const option = h('option', { attrs: { value: m.name } }, `${m.name} (layer ${m.layer}, ${m.kind})`);
+    option.selected = m === selected;
+    select.append(option);
+  }
+  select.addEventListener('change', () => {
+    panel.saveState({ selectedModule: select.value });
+    render(panel);
+  });
+  const spectrumChart = selected ? h('div', { className: 'chart', testId: 'rank-spectrum', attrs: { role: 'img', 'aria-label': `spectrum of ${selected.name}` } }) : undefined;
+
+  replace(panel.root, 
+    subtitle,
+    h('h2', {}, 'Kept per layer'),
+    overview,
+    h('h2', {}, 'Modules'),
+    table('rank-table', ['Module', 'Layer', 'Kind', 'Kept', 'Fraction'], rows.map((r) => [r.name, String(r.layer), r.kind, r.kept, r.keptFraction === undefined ? '-' : `${(r.keptFraction * 100).toFixed(1)}%`]), [false, true, false, true, true]),
+    h('h2', {}, 'Spectrum'),
+    withSpectrum.length > 0 ? h('div', { className: 'toolbar' }, select) : h('p', { testId: 'rank-no-spectrum' }, 'No module lists singularValues or gcs.'),
+    spectrumChart,
+  );
+  disposeDetachedCharts();
+  drawOverview(overview, rows);
+  if (spectrumChart && selected) drawSpectrum(spectrumChart, selected);
+}
+
+function drawOverview(element: HTMLElement, rows: ReturnType<typeof moduleRows>): void {
+  const colors = themeColors();
+  const byLayer = keptFractionByLayer(rows);
+  drawChart(element, {
+    animation: false,
+    legend: { top: 0, textStyle: { color: colors.foreground } },
+    tooltip: { trigger: 'axis' },
+    grid: { left: 56, right: 24, top: 36, bottom: 48 },
+    xAxis: { type: 'category', data: byLayer.layers.map(String), name: 'layer', nameLocation: 'middle', nameGap: 28, ...axisStyle(colors) },
+    yAxis: { type: 'value', min: 0, max: 1, name: 'kept fraction', ...axisStyle(colors) },
+    series: [
+      { type: 'bar', name: 'attention (rank)', data: byLayer.attention, itemStyle: { color: colors.accent } },
+      { type: 'bar', name: 'MLP (channels)', data: byLayer.mlp, itemStyle: { color: colors.accent2 } },
+    ],
+  });
+}
+
+function drawSpectrum(element: HTMLElement, module: ModuleDiagnostic): void {
+  const spectrum = spectrumOf(module);
+  if (!spectrum) return;
+  const colors = themeColors();
+  const hasValues = spectrum.singularValues.some((v) => v !== null);
+  const hasGcs = spectrum.gcs.some((v) => v !== null);
+  drawChart(element, {
+    animation: false,
+    legend: { top: 0, textStyle: { color: colors.foreground } },
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (typeof v === 'number' ? formatNumber(v) : String(v)) },
+    grid: { left: 64, right: 64, top: 36, bottom: 48 },
+    xAxis: { type: 'category', data: spectrum.index.map(String), name: 'component', nameLocation: 'middle', nameGap: 28, ...axisStyle(colors) },
+    yAxis: [
+      { type: 'value', name: 'singular value', ...axisStyle(colors) },
+      { type: 'value', name: 'GCS of removing', ...axisStyle(colors), splitLine: { show: false } },
+    ],
+    series: [
+      ...(hasValues
+        ? [{
+            type: 'bar',
+            name: 'singular value (kept = solid)',
+            data: spectrum.singularValues.map((value, i) => ({ value, itemStyle: { color: colors.accent, opacity: spectrum.kept[i] ? 1 : 0.25 } })),
+          }]
+        : []),
+      ...(hasGcs ? [{ type: 'line', name: 'GCS', yAxisIndex: 1, data: spectrum.gcs, showSymbol: false, lineStyle: { color: colors.accent2 }, itemStyle: { color: colors.accent2 } }] : []),
+    ],
+  });
+}
