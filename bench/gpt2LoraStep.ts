@@ -155,12 +155,12 @@ export function tailFeeds(c: Gpt2StepConfig): FeedTensors {
 }
 
 /** Saves and opens the tail graph alone (for comparing LM-head/loss variants). */
-export async function openTailSession(c: Gpt2StepConfig, threads: number): Promise<{ session: RuntimeSession; dispose(): Promise<void> }> {
+export async function openTailSession(c: Gpt2StepConfig, threads: number, allowSpinning = true): Promise<{ session: RuntimeSession; dispose(): Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-bench-tail-'));
   try {
     const file = path.join(dir, 'tail.onnx');
     saveModel(buildLmHeadLossStep(c), file);
-    const session = await createSession({ path: file }, { executionProvider: 'cpu', intraOpNumThreads: threads, label: `tail ${c.lmHeadLoss}` });
+    const session = await createSession({ path: file }, { executionProvider: 'cpu', intraOpNumThreads: threads, allowSpinning, label: `tail ${c.lmHeadLoss}` });
     return { session, async dispose() { await session.dispose(); rmSync(dir, { recursive: true, force: true }); } };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
@@ -185,7 +185,7 @@ export interface Gpt2StepSessions {
 }
 
 /** Builds both graphs, saves them (weights as external data) in a temp dir, and opens ORT CPU sessions. */
-export async function openGpt2StepSessions(c: Gpt2StepConfig, options: { threads: number; profile: boolean }): Promise<Gpt2StepSessions> {
+export async function openGpt2StepSessions(c: Gpt2StepConfig, options: { threads: number; profile: boolean; allowSpinning: boolean }): Promise<Gpt2StepSessions> {
   const t0 = performance.now();
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-bench-gpt2-'));
   const sessions: RuntimeSession[] = [];
@@ -201,13 +201,13 @@ export async function openGpt2StepSessions(c: Gpt2StepConfig, options: { threads
       const file = path.join(dir, train ? 'train.onnx' : 'forward.onnx');
       saveModel(built.builder, file);
       sessions.push(await createSession({ path: file }, {
-        executionProvider: 'cpu', intraOpNumThreads: options.threads, label: path.basename(file),
+        executionProvider: 'cpu', intraOpNumThreads: options.threads, allowSpinning: options.allowSpinning, label: path.basename(file),
         ...(train && options.profile ? { enableProfiling: true, profileFilePrefix: path.join(dir, 'profile') } : {}),
       }));
     }
     const tailFile = path.join(dir, 'tail.onnx');
     saveModel(buildLmHeadLossStep(c), tailFile);
-    sessions.push(await createSession({ path: tailFile }, { executionProvider: 'cpu', intraOpNumThreads: options.threads, label: 'tail.onnx' }));
+    sessions.push(await createSession({ path: tailFile }, { executionProvider: 'cpu', intraOpNumThreads: options.threads, allowSpinning: options.allowSpinning, label: 'tail.onnx' }));
     const tokens = c.batch * c.seq;
     const next = mulberry32(99);
     const ids = BigInt64Array.from({ length: tokens }, () => BigInt(Math.floor(next() * c.vocab)));

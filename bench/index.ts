@@ -1,5 +1,6 @@
 // PEFT Lab benchmark: `npm run bench [-- --only=matmul,gpt2,torch] [--layers=12] [--repeats=3] [--threads=0]
-// [--profile]`. Sections: the machine's ORT CPU MatMul rate; a GPT-2-small-shaped LoRA step built with the
+// [--profile] [--no-spin] [--lm-head-loss=library|fused-recompute|fused-reuse]`; `--only=tail` compares LM-head/loss
+// variants. Sections: the machine's ORT CPU MatMul rate; a GPT-2-small-shaped LoRA step built with the
 // project's graph builder and autodiff; the same step in PyTorch (when /usr/bin/python3 has torch).
 import { cpus } from 'node:os';
 import { GPT2_SMALL_STEP, openGpt2StepSessions, openTailSession, stepFlops, tailFeeds, type Gpt2StepConfig } from './gpt2LoraStep';
@@ -19,11 +20,12 @@ type Section = (typeof SECTIONS)[number];
 
 interface BenchArgs {
   only: Set<Section>; layers: number; repeats: number; threads: number; profile: boolean; lmHeadLoss: LmHeadLossVariant;
+  allowSpinning: boolean;
 }
 
 function parseArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = {
-    only: new Set(DEFAULT_SECTIONS), layers: GPT2_SMALL_STEP.layers, repeats: 3, threads: 0, profile: false, lmHeadLoss: 'library',
+    only: new Set(DEFAULT_SECTIONS), layers: GPT2_SMALL_STEP.layers, repeats: 3, threads: 0, profile: false, lmHeadLoss: 'library', allowSpinning: true,
   };
   const int = (flag: string, v: string, min: number): number => {
     const n = Number(v);
@@ -44,13 +46,14 @@ function parseArgs(argv: readonly string[]): BenchArgs {
       case '--repeats': args.repeats = int(flag, value, 1); break;
       case '--threads': args.threads = int(flag, value, 0); break;
       case '--profile': args.profile = true; break;
+      case '--no-spin': args.allowSpinning = false; break;
       case '--lm-head-loss': {
         const v = LM_HEAD_LOSS_VARIANTS.find((x) => x === value);
         if (!v) throw new Error(`--lm-head-loss expects one of ${LM_HEAD_LOSS_VARIANTS.join(', ')}, got "${value}"`);
         args.lmHeadLoss = v;
         break;
       }
-      default: throw new Error(`unknown argument "${a}" (use --only=${SECTIONS.join(',')} --layers=N --repeats=N --threads=N --profile --lm-head-loss=${LM_HEAD_LOSS_VARIANTS.join('|')})`);
+      default: throw new Error(`unknown argument "${a}" (use --only=${SECTIONS.join(',')} --layers=N --repeats=N --threads=N --profile --no-spin --lm-head-loss=${LM_HEAD_LOSS_VARIANTS.join('|')})`);
     }
   }
   return args;
@@ -60,7 +63,7 @@ async function matmulSection(args: BenchArgs, rows: BenchRow[]): Promise<MatMulR
   const c = GPT2_SMALL_STEP;
   const results: MatMulResult[] = [];
   for (const shape of stepShapes(c.batch * c.seq, c.dModel, c.vocab)) {
-    const r = await measureMatMul(shape, Math.max(args.repeats, 3), args.threads);
+    const r = await measureMatMul(shape, Math.max(args.repeats, 3), args.threads, args.allowSpinning);
     results.push(r);
     rows.push({ section: 'matmul', metric: r.label, value: `${fmt(r.gflops)} GFLOP/s`, note: `best ${fmt(r.bestMs, 2)} ms` });
   }
@@ -74,7 +77,7 @@ interface Gpt2Result { forwardMs: number; stepMs: number; gflops: number }
 async function gpt2Section(args: BenchArgs, matmulRate: number | undefined, rows: BenchRow[]): Promise<Gpt2Result> {
   const c: Gpt2StepConfig = { ...GPT2_SMALL_STEP, layers: args.layers, lmHeadLoss: args.lmHeadLoss };
   const tokens = c.batch * c.seq;
-  const s = await openGpt2StepSessions(c, { threads: args.threads, profile: args.profile });
+  const s = await openGpt2StepSessions(c, { threads: args.threads, profile: args.profile, allowSpinning: args.allowSpinning });
   try {
     rows.push({ section: 'gpt2', metric: 'build + save + load both graphs', value: `${fmt(s.buildMs / 1000, 1)} s`, note: `${s.trainNodeCount} nodes in the train graph` });
     const fwd = await bestOf(args.repeats, 1, () => s.forward.run(s.feeds));
@@ -115,7 +118,7 @@ async function tailSection(args: BenchArgs, rows: BenchRow[]): Promise<void> {
   const feeds = tailFeeds(GPT2_SMALL_STEP);
   let reference: { loss: number; grad: Float32Array } | undefined;
   for (const variant of LM_HEAD_LOSS_VARIANTS) {
-    const t = await openTailSession({ ...GPT2_SMALL_STEP, lmHeadLoss: variant }, args.threads);
+    const t = await openTailSession({ ...GPT2_SMALL_STEP, lmHeadLoss: variant }, args.threads, args.allowSpinning);
     try {
       const out = await t.session.run(feeds);
       const loss = out.get('loss', 'float32', []).data[0] ?? NaN;
@@ -161,7 +164,7 @@ async function torchSection(args: BenchArgs, ours: Gpt2Result | undefined, rows:
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const rows: BenchRow[] = [];
-  console.log(`PEFT Lab bench: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ORT intraOpNumThreads=${args.threads} (0 = ORT default)`);
+  console.log(`PEFT Lab bench: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? 'unknown'}), ORT intraOpNumThreads=${args.threads} (0 = ORT default), spinning ${args.allowSpinning ? 'on' : 'off'}`);
   console.log('Timings are best-of-N wall times; other processes on the machine make them noisy.\n');
   let matmulRate: number | undefined;
   if (args.only.has('matmul')) {

@@ -33,13 +33,13 @@ export function stepShapes(tokens: number, d: number, vocab: number): MatMulShap
   ];
 }
 
-export async function measureMatMul(shape: MatMulShape, repeats: number, threads: number): Promise<MatMulResult> {
+export async function measureMatMul(shape: MatMulShape, repeats: number, threads: number, allowSpinning = true): Promise<MatMulResult> {
   const { m, k, n, transB } = shape;
   const b = new GraphBuilder('matmul_bench');
   const x = b.input('X', 'float32', [m, k]);
   const w = b.initializer('W', 'float32', transB ? [n, k] : [k, n], randomFloat32(k * n, 7, 0.05));
   b.output(transB ? b.gemm(x, w, undefined, { transB: true }) : b.matmul(x, w), 'Y');
-  const session = await createSession({ bytes: toModelBytes(b) }, { executionProvider: 'cpu', intraOpNumThreads: threads, label: shape.label });
+  const session = await createSession({ bytes: toModelBytes(b) }, { executionProvider: 'cpu', intraOpNumThreads: threads, allowSpinning, label: shape.label });
   try {
     const feeds = { X: hostTensor('X', randomFloat32(m * k, 3, 1), [m, k]) };
     const { best } = await bestOf(repeats, 1, () => session.run(feeds));

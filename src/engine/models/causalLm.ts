@@ -3,12 +3,11 @@
 // frozen weights are initializers named as in the checkpoint, streamed from it when the graph is serialised.
 // PEFT modules attach through `linearHook` (see layers.ts LinearSite). Equations: transformers'
 // modeling_gpt2.py, modeling_llama.py (Mistral, Qwen2 alike) and modeling_opt.py.
-import { GraphBuilder } from '../graph/builder';
-import { gelu, rmsNorm, swiglu } from '../graph/composites';
-import type { Tensor } from '../graph/tensor';
+import { gelu, GraphBuilder, rmsNorm, swiglu, type Tensor } from '../graph';
 import type { Gpt2Config, LlamaConfig, OptConfig } from './config';
 import { attention, attentionBias, linear, ropeCosSin, type KeyValue, type LinearHook } from './layers';
 import type { LoadedModel } from './model';
+import { ropeInverseFrequencies } from './rope';
 
 export type FloatType = 'float32' | 'float64';
 
@@ -170,7 +169,7 @@ function llama(ctx: Ctx, c: LlamaConfig): { hidden: Tensor; head: Tensor } {
   const emb = w(ctx, 'model.embed_tokens.weight');
   let h = embed(ctx, emb, ctx.inputIds);
   const bias = attentionBias(g, ctx.attentionMask, ctx.seq, ctx.dtype);
-  const rope = ropeCosSin(g, ctx.positionIds, c.headDim, c.ropeTheta, ctx.dtype);
+  const rope = ropeCosSin(g, ctx.positionIds, ropeInverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling), ctx.dtype);
   const norm = (x: Tensor, name: string) => rmsNorm(g, x, w(ctx, name), c.rmsNormEps);
   ctx.layers.forEach((l, position) => g.scope(`layer${position}`, () => {
     const p = `model.layers.${l}.`;

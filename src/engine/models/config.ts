@@ -2,6 +2,7 @@
 // configuration classes (GPT2Config, LlamaConfig, MistralConfig, Qwen2Config, OPTConfig).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Llama3RopeScaling } from './rope';
 import { isRecord } from './safetensors';
 
 export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'mistral', 'qwen2', 'opt'] as const;
@@ -37,6 +38,8 @@ export interface LlamaConfig extends CommonConfig {
   readonly numKvHeads: number;
   readonly rmsNormEps: number;
   readonly ropeTheta: number;
+  /** rope_scaling of Llama 3.1+ checkpoints (other scaling types are refused). */
+  readonly ropeScaling?: Llama3RopeScaling;
   /** q/k/v projections have biases (Qwen2 always; LLaMA with attention_bias). */
   readonly qkvBias: boolean;
   /** o_proj has a bias (LLaMA attention_bias; never Qwen2). */
@@ -128,10 +131,7 @@ function parseLlama(r: Reader, modelType: 'llama' | 'mistral' | 'qwen2'): LlamaC
   }
   const act = r.str('hidden_act', 'silu');
   if (act !== 'silu') r.fail('hidden_act', `"${act}" is not supported (supported: silu)`);
-  const ropeScaling = r.raw('rope_scaling');
-  if (ropeScaling !== undefined && ropeScaling !== null) {
-    r.fail('rope_scaling', `${JSON.stringify(ropeScaling)} is not supported in this version (only plain RoPE)`);
-  }
+  const ropeScaling = parseRopeScaling(r);
   const attentionBias = r.bool('attention_bias', false);
   // Qwen2 stores sliding_window but applies it only with use_sliding_window; Mistral applies it when set.
   const slidingWindow = modelType === 'mistral' || (modelType === 'qwen2' && r.bool('use_sliding_window', false))
@@ -149,10 +149,33 @@ function parseLlama(r: Reader, modelType: 'llama' | 'mistral' | 'qwen2'): LlamaC
     qkvBias: modelType === 'qwen2' ? true : attentionBias,
     oBias: modelType === 'qwen2' ? false : attentionBias,
     mlpBias: r.bool('mlp_bias', false),
+    ...(ropeScaling === undefined ? {} : { ropeScaling }),
     ...(slidingWindow === undefined ? {} : { slidingWindow }),
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     ...r.specialTokens(undefined, undefined),
   };
+}
+
+function parseRopeScaling(r: Reader): Llama3RopeScaling | undefined {
+  const raw = r.raw('rope_scaling');
+  if (raw === undefined || raw === null) return undefined;
+  if (!isRecord(raw)) r.fail('rope_scaling', `expected an object or null, got ${JSON.stringify(raw)}`);
+  const type = raw.rope_type ?? raw.type;
+  if (type === 'default') return undefined;
+  if (type !== 'llama3') {
+    r.fail('rope_scaling', `rope type ${JSON.stringify(type)} is not supported (supported: default, llama3)`);
+  }
+  const num = (key: string): number => {
+    const v = raw[key];
+    if (typeof v !== 'number' || !(v > 0)) r.fail(`rope_scaling.${key}`, `expected a positive number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const scaling: Llama3RopeScaling = {
+    type: 'llama3', factor: num('factor'), lowFreqFactor: num('low_freq_factor'), highFreqFactor: num('high_freq_factor'),
+    originalMaxPositions: num('original_max_position_embeddings'),
+  };
+  if (scaling.highFreqFactor <= scaling.lowFreqFactor) r.fail('rope_scaling.high_freq_factor', 'must be greater than low_freq_factor');
+  return scaling;
 }
 
 function parseOpt(r: Reader): OptConfig {

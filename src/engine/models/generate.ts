@@ -1,7 +1,7 @@
 // Autoregressive generation with a KV cache: one prefill pass over the (left-padded) prompts, then one decode
 // graph per step shape, reused every step. The cache is a fixed block of `prompt + maxNewTokens - 1` slots
 // per layer; unfilled slots are masked out, so the decode graph has static shapes and is built once.
-import { GraphBuilder } from '../graph/builder';
+import { GraphBuilder } from '../graph';
 import { hostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../runtime';
 import { padBatch } from './batch';
 import { buildCausalLm, INPUT_NAMES, pastInputName, presentOutputName, type CausalLmOptions } from './causalLm';

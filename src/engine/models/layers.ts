@@ -2,9 +2,7 @@
 // padding mask, RoPE from position ids, multi-head / grouped-query attention. Hidden states are kept as 2-D
 // [tokens = batch * seq, features] so every projection is one Gemm on the stored weight (transB for [out, in]
 // Linear weights, none for GPT-2's [in, out] Conv1D), and frozen weights are never transposed by copy.
-import type { GraphBuilder } from '../graph/builder';
-import { applyRope } from '../graph/composites';
-import type { Tensor } from '../graph/tensor';
+import { applyRope, type GraphBuilder, type Tensor } from '../graph';
 
 /** One linear projection of a decoder layer, as seen by a PEFT module that wants to wrap it. */
 export interface LinearSite {
@@ -67,16 +65,15 @@ export function attentionBias(g: GraphBuilder, attentionMask: Tensor, seq: numbe
 
 /**
  * RoPE cos/sin [batch, 1, seq, headDim] for arbitrary position ids (padding shifts positions), rotate-half
- * layout of modeling_llama.py: inv_freq_i = theta^(-2i/d), emb = cat(freqs, freqs). Computed like transformers
- * does (positions x inv_freq in the graph's float type, then Cos/Sin), so float32 results round alike.
+ * layout of modeling_llama.py: emb = cat(freqs, freqs), freqs = position x inv_freq (see rope.ts). Computed like
+ * transformers does (positions x inv_freq in the graph's float type, then Cos/Sin), so float32 results round alike.
  */
-export function ropeCosSin(g: GraphBuilder, positionIds: Tensor, headDim: number, theta: number, dtype: 'float32' | 'float64'): { cos: Tensor; sin: Tensor } {
+export function ropeCosSin(g: GraphBuilder, positionIds: Tensor, invFreq: readonly number[], dtype: 'float32' | 'float64'): { cos: Tensor; sin: Tensor } {
   const [B, S] = positionIds.shape;
-  const half = headDim / 2;
-  const invFreq = Array.from({ length: half }, (_, i) => 1 / theta ** ((2 * i) / headDim));
+  const half = invFreq.length;
   const pos = g.reshape(g.cast(positionIds, dtype), [B, S, 1]);
   const freqs = g.mul(pos, g.constant(dtype, [1, 1, half], invFreq));
-  const emb = g.reshape(g.concat([freqs, freqs], -1), [B, 1, S, headDim]);
+  const emb = g.reshape(g.concat([freqs, freqs], -1), [B, 1, S, 2 * half]);
   // Cos/Sin of constant inputs: no gradient flows here, so no rule is recorded.
   const cos = g.emit('Cos', [emb], [{ dtype, shape: emb.shape }])[0];
   const sin = g.emit('Sin', [emb], [{ dtype, shape: emb.shape }])[0];

@@ -2,8 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { saveModel, toModelBytes } from '../graph/serialize';
-import type { GraphBuilder } from '../graph/builder';
+import { saveModel, toModelBytes, type GraphBuilder } from '../graph';
 import { createSession, hostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../runtime';
 import type { PaddedBatch } from './batch';
 import { buildCausalLm, INPUT_NAMES, type CausalLmOptions } from './causalLm';

@@ -39,6 +39,19 @@ function parseProbeOutput(stdout: string): ProviderProbeResult | undefined {
   }
 }
 
+/**
+ * ORT often puts the useful part of a provider failure only in its log (e.g. which shared library could not be
+ * opened and why); returns the last error-looking log line, without colour codes, shortened from the front.
+ */
+function ortLogDetail(stderr: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  const lines = stderr.replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const hit = lines.reverse().find((l) => /fail|error|cannot|not found/i.test(l));
+  if (!hit) return undefined;
+  const text = hit.replace(/^.*?\] /, '');
+  return text.length > 400 ? `...${text.slice(-400)}` : text; // the cause is at the end
+}
+
 /** Runs the probe for `provider` with a wall-clock limit; never rejects. */
 export function probeProviderInChildProcess(provider: string, timeoutMs: number): Promise<ProviderProbeResult> {
   return new Promise((resolve) => {
@@ -63,7 +76,11 @@ export function probeProviderInChildProcess(provider: string, timeoutMs: number)
       },
     }, (err, stdout, stderr) => {
       const parsed = parseProbeOutput(stdout);
-      if (parsed) { resolve(parsed); return; }
+      if (parsed) {
+        const logged = parsed.ok ? undefined : ortLogDetail(stderr);
+        resolve(parsed.ok || !logged ? parsed : { ok: false, error: `${parsed.error} [ORT log: ${logged}]` });
+        return;
+      }
       if (err && 'killed' in err && err.killed) {
         resolve({ ok: false, error: `creating a ${provider} session did not finish within ${timeoutMs} ms (probe process killed)` });
         return;

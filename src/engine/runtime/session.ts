@@ -21,6 +21,11 @@ export interface RuntimeSessionOptions {
   /** Threads inside one op (intraOpNumThreads); 0 or absent = ORT's default (one per physical core). */
   intraOpNumThreads?: number;
   graphOptimizationLevel?: GraphOptimizationLevel; // default 'all'
+  /**
+   * Let ORT's intra-op worker threads spin while waiting for work (ORT's default, true). Spinning lowers latency
+   * on an idle machine but burns CPU that other processes on a busy one could use.
+   */
+  allowSpinning?: boolean;
   /** Writes an ORT JSON profile (see RuntimeSession.endProfiling). */
   enableProfiling?: boolean;
   profileFilePrefix?: string;
@@ -69,6 +74,7 @@ function ortSessionOptions(provider: ExecutionProviderName, options: RuntimeSess
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: options.logSeverityLevel ?? 3,
     ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+    ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(options.enableProfiling ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix ?? 'peft-lab-ort-profile' } : {}),
   };
 }

@@ -1,7 +1,9 @@
-// "Select Device": a quick pick writing the peftLab.device setting (where it is already set, else user settings).
+// "Select Device": a quick pick writing the peftLab.device setting (at the level where it is already set, else
+// user settings).
 import * as vscode from 'vscode';
 import { deviceNameSchema, type DeviceName } from '../../protocol';
 import { SettingKey, SettingsSection } from '../ids';
+import { activeConfigUri } from './arguments';
 import { UserCancelled } from './commandRegistry';
 
 const descriptions: Record<DeviceName, string> = {
@@ -17,7 +19,9 @@ interface DevicePick extends vscode.QuickPickItem {
 
 /** Optional argument: the device, to skip the pick (tests). Returns the device written. */
 export async function selectDevice(deviceArg?: unknown): Promise<DeviceName> {
-  const config = vscode.workspace.getConfiguration(SettingsSection);
+  // Scoped to the active config (or the first folder) so a folder-level value is seen and updated where it is.
+  const scope = activeConfigUri() ?? vscode.workspace.workspaceFolders?.[0]?.uri;
+  const config = vscode.workspace.getConfiguration(SettingsSection, scope);
   let device: DeviceName;
   if (deviceArg !== undefined) {
     const parsed = deviceNameSchema.safeParse(deviceArg);
@@ -35,7 +39,12 @@ export async function selectDevice(deviceArg?: unknown): Promise<DeviceName> {
     device = picked.device;
   }
   const inspected = config.inspect<string>(SettingKey.device);
-  const target = inspected?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  const target =
+    inspected?.workspaceFolderValue !== undefined
+      ? vscode.ConfigurationTarget.WorkspaceFolder
+      : inspected?.workspaceValue !== undefined
+        ? vscode.ConfigurationTarget.Workspace
+        : vscode.ConfigurationTarget.Global;
   await config.update(SettingKey.device, device, target);
   return device;
 }

@@ -41,6 +41,8 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
     );
     vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh(), undefined, this.disposables);
     jobs.onDidChangeJobs(() => this.refresh(), undefined, this.disposables);
+    // The palette's `when` clauses need these even while the view was never opened.
+    void this.updateContextKeys();
   }
 
   /** Coalesces bursts (a job writes several files at once) into one tree update. */
@@ -49,7 +51,23 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
       this.changed.fire(undefined);
+      void this.updateContextKeys();
     }, refreshDelayMs);
+  }
+
+  /** Sets peftLab.hasExperiments / peftLab.hasRuns (menus and the command palette use them). */
+  async updateContextKeys(): Promise<void> {
+    try {
+      this.setContextKeys((await this.findConfigs()).map((uri) => new ConfigNode(uri)));
+    } catch (error) {
+      this.log.warn(`cannot look for experiment configs: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private setContextKeys(configs: readonly ConfigNode[]): void {
+    const hasRuns = configs.some((c) => this.runsOf(c.uri).length > 0);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasExperiments, configs.length > 0);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasRuns, hasRuns);
   }
 
   /** Every config file in the workspace, sorted by path. */
@@ -71,9 +89,7 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
   async getChildren(element?: ExperimentNode): Promise<ExperimentNode[]> {
     if (element === undefined) {
       const configs = (await this.findConfigs()).map((uri) => new ConfigNode(uri));
-      const hasRuns = configs.some((c) => this.runsOf(c.uri).length > 0);
-      void vscode.commands.executeCommand('setContext', ContextKey.hasExperiments, configs.length > 0);
-      void vscode.commands.executeCommand('setContext', ContextKey.hasRuns, hasRuns);
+      this.setContextKeys(configs);
       return configs;
     }
     if (element instanceof ConfigNode) return this.runsOf(element.uri).map((run) => new RunNode(element, run));

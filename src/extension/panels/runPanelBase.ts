@@ -59,12 +59,11 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
       ({ runDir: eventRunDir, event }) => {
         if (!this.runDir || path.resolve(eventRunDir) !== path.resolve(this.runDir)) return;
         if (this.kind.forwardsJobEvents) this.postJobEvent(eventRunDir, event);
-        // The last events rewrite summary.json (and maybe diagnostics.json): send the files' final state.
-        if (event.type === 'finished' || event.type === 'failed') void this.sendRun();
       },
       undefined,
       this.disposables,
     );
+    // When the job ends, summary.json (and maybe diagnostics.json) hold the final state: send the files again.
     deps.jobs.onDidFinishJob(
       ({ runDir: finishedDir }) => {
         if (this.runDir && path.resolve(finishedDir) === path.resolve(this.runDir)) void this.sendRun();

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { parseModelConfig, readModelConfig } from '../../../src/engine/models/config';
+import { llama3ScaledFrequency } from '../../../src/engine/models/rope';
 import { FIXTURES } from './fixturePaths';
 
 describe('models/config', () => {
@@ -34,7 +35,23 @@ describe('models/config', () => {
     assert.ok(qw.family === 'llama' && qw.slidingWindow === undefined);
     assert.throws(() => parseModelConfig({ model_type: 'llama', hidden_size: 64, num_attention_heads: 8, num_key_value_heads: 3 }),
       /key "num_key_value_heads".*3 does not divide num_attention_heads 8/);
-    assert.throws(() => parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'llama3', factor: 8 } }), /rope_scaling/);
+    assert.throws(() => parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'llama3', factor: 8 } }),
+      /key "rope_scaling\.low_freq_factor"\): expected a positive number/);
+    assert.throws(() => parseModelConfig({ model_type: 'llama', rope_scaling: { type: 'dynamic', factor: 2 } }),
+      /rope type "dynamic" is not supported \(supported: default, llama3\)/);
+    const l3 = parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    assert.ok(l3.family === 'llama');
+    assert.deepEqual(l3.ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+  });
+
+  it('Llama 3 RoPE scaling keeps high frequencies, divides low ones, blends in between', () => {
+    const s = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } as const;
+    // Wavelength 2 pi / f: 6.3 < 8192 / 4 kept; 2 pi / 1e-4 = 62832 > 8192 divided by 8.
+    assert.equal(llama3ScaledFrequency(1, s), 1);
+    assert.equal(llama3ScaledFrequency(1e-4, s), 1e-4 / 8);
+    // Wavelength 4096: smooth = (8192 / 4096 - 1) / (4 - 1) = 1/3; f' = (2/3) f / 8 + (1/3) f.
+    const f = (2 * Math.PI) / 4096;
+    assert.ok(Math.abs(llama3ScaledFrequency(f, s) - ((2 / 3) * (f / 8) + f / 3)) < 1e-15);
   });
 
   it('OPT: positions offset 2, pre/post LN, word_embed_proj_dim', () => {

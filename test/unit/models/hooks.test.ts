@@ -4,9 +4,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GraphBuilder } from '../../../src/engine/graph/builder';
-import { toModelBytes } from '../../../src/engine/graph/serialize';
-import type { Tensor } from '../../../src/engine/graph/tensor';
+import { toModelBytes, type GraphBuilder, type Tensor } from '../../../src/engine/graph';
 import { padBatch, type PaddedBatch } from '../../../src/engine/models/batch';
 import { buildCausalLm, type CausalLmOptions } from '../../../src/engine/models/causalLm';
 import type { LinearSite } from '../../../src/engine/models/layers';

@@ -62,12 +62,13 @@ function llamaRow(c: LlamaConfig, get: WeightGetter, has: (n: string) => boolean
   const emb = get('model.embed_tokens.weight');
   const bias = (name: string, present: boolean): Vec | undefined => (present ? get(name) : undefined);
   let h: Vec[] = ids.map((id) => emb.slice(id * H, (id + 1) * H));
+  const invFreq = inverseFrequencies(c);
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const a = h.map((x) => rmsNorm(x, get(`${p}input_layernorm.weight`), c.rmsNormEps));
     const proj = (name: string, b: boolean) => a.map((x) => linear(x, get(`${p}self_attn.${name}.weight`), bias(`${p}self_attn.${name}.bias`, b)));
-    const q = proj('q_proj', c.qkvBias).map((x, s) => rope(x, pos[s], c.numHeads, c.headDim, c.ropeTheta));
-    const k = proj('k_proj', c.qkvBias).map((x, s) => rope(x, pos[s], c.numKvHeads, c.headDim, c.ropeTheta));
+    const q = proj('q_proj', c.qkvBias).map((x, s) => rope(x, pos[s], c.numHeads, c.headDim, invFreq));
+    const k = proj('k_proj', c.qkvBias).map((x, s) => rope(x, pos[s], c.numKvHeads, c.headDim, invFreq));
     const v = proj('v_proj', c.qkvBias);
     const att = attention(q, k, v, mask, c.numHeads, c.numKvHeads, c.headDim);
     const o = att.map((x) => linear(x, get(`${p}self_attn.o_proj.weight`), bias(`${p}self_attn.o_proj.bias`, c.oBias)));
@@ -148,13 +149,37 @@ function attention(q: Vec[], k: Vec[], v: Vec[], mask: readonly number[], nh: nu
   });
 }
 
-/** RoPE, rotate-half convention (modeling_llama.py apply_rotary_pos_emb): inv_freq_i = theta^(-2i/d). */
-function rope(x: Vec, position: number, heads: number, hd: number, theta: number): Vec {
+/**
+ * inv_freq_i = theta^(-2i/d); with Llama 3 rope_scaling (modeling_rope_utils.py): wavelength 2 pi / f below
+ * original/high_freq_factor kept, above original/low_freq_factor divided by factor, else blended.
+ */
+function inverseFrequencies(c: LlamaConfig): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < c.headDim / 2; i++) {
+    const f = c.ropeTheta ** (-(2 * i) / c.headDim);
+    const s = c.ropeScaling;
+    if (s === undefined) {
+      out.push(f);
+      continue;
+    }
+    const wavelength = (2 * Math.PI) / f;
+    if (wavelength < s.originalMaxPositions / s.highFreqFactor) out.push(f);
+    else if (wavelength > s.originalMaxPositions / s.lowFreqFactor) out.push(f / s.factor);
+    else {
+      const smooth = (s.originalMaxPositions / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out.push((1 - smooth) * (f / s.factor) + smooth * f);
+    }
+  }
+  return out;
+}
+
+/** RoPE, rotate-half convention (modeling_llama.py apply_rotary_pos_emb). */
+function rope(x: Vec, position: number, heads: number, hd: number, invFreq: readonly number[]): Vec {
   const out = new Float64Array(x.length);
   const half = hd / 2;
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
-      const angle = position * theta ** (-(2 * i) / hd);
+      const angle = position * invFreq[i];
       const cos = Math.cos(angle);
       const sin = Math.sin(angle);
       const a = x[h * hd + i];

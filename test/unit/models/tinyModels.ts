@@ -58,6 +58,11 @@ export const TINY_CONFIGS = {
     model_type: 'llama', vocab_size: 40, hidden_size: 24, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 3,
     num_key_value_heads: 1, rope_theta: 500000, rms_norm_eps: 1e-5, attention_bias: true, mlp_bias: true, tie_word_embeddings: false,
   },
+  llama3Rope: {
+    model_type: 'llama', vocab_size: 40, hidden_size: 32, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
+    num_key_value_heads: 2, rope_theta: 500000, tie_word_embeddings: true,
+    rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
+  },
   gpt2Untied: {
     model_type: 'gpt2', vocab_size: 30, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 32, tie_word_embeddings: false,
   },

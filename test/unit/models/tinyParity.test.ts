@@ -12,7 +12,7 @@ const ROWS = [[3, 7, 11, 2, 19, 5], [4, 9], [13, 1, 8, 17]];
 
 describe('models: tiny generated checkpoints, graph vs float64 reference', () => {
   const cases: [keyof typeof TINY_CONFIGS, StoredDtype][] = [
-    ['opt', 'F32'], ['optPostLn', 'F16'], ['qwen2', 'BF16'], ['llamaBias', 'F32'], ['gpt2Untied', 'F32'],
+    ['opt', 'F32'], ['optPostLn', 'F16'], ['qwen2', 'BF16'], ['llamaBias', 'F32'], ['llama3Rope', 'F32'], ['gpt2Untied', 'F32'],
   ];
   for (const [name, dtype] of cases) {
     for (const side of ['right', 'left'] as const) {

@@ -107,6 +107,13 @@ describe('runtime: sessions and execution providers', function () {
     await s.dispose();
   });
 
+  it('accepts thread count, optimisation level and spinning settings', async () => {
+    const s = await createSession({ bytes: matMulModel(2, 3, 4, seq(12)) }, { intraOpNumThreads: 2, graphOptimizationLevel: 'basic', allowSpinning: false });
+    const out = await s.run({ X: hostTensor('X', seq(6), [2, 3]) });
+    assertClose(out.get('Y', 'float32', [2, 4]).data, matmulRef(seq(6), seq(12), 2, 3, 4));
+    await s.dispose();
+  });
+
   it('rejects a bad thread count and names a broken model', async () => {
     await assert.rejects(createSession({ bytes: matMulModel(2, 3, 4) }, { intraOpNumThreads: -1 }), /intraOpNumThreads/);
     await assert.rejects(createSession({ bytes: new Uint8Array([1, 2, 3]) }, { label: 'broken-model' }), /broken-model on cpu/);

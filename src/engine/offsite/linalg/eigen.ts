@@ -7,10 +7,9 @@
  *     rank-2 update A22 -= v w^T + w v^T with p = tau A22 v, w = p - (tau/2)(p.v) v (GvL Alg. 8.3.1), on the
  *     lower triangle only;
  *  2. implicit symmetric QL iterations with Wilkinson-type shifts on T (the tql2/tqli recurrence), the plane
- *     rotations accumulated into Z^T, whose rows are contiguous;
- *  3. eigenvectors E = Z^T Q^T through the blocked product kernel.
+ *     rotations applied to the rows of Q^T, so the rows end as the eigenvectors (Q Z)^T and stay contiguous.
  */
-import { checkShape, matmulABt } from './dense';
+import { checkShape, transpose } from './dense';
 
 const EPS = 2 ** -52;
 
@@ -104,7 +103,7 @@ function tridiagonalise(s: Float64Array, n: number): { d: Float64Array; e: Float
 
 /**
  * Implicit QL on the tridiagonal (d, e), in place: d becomes the eigenvalues; the rotations are applied to the
- * rows of zt [n, n] (initially I), whose row j ends as the j-th eigenvector of T.
+ * rows of zt [n, n]: started at I, row j ends as the j-th eigenvector of T; started at Q^T, as (Q z_j)^T.
  */
 function tridiagonalQl(d: Float64Array, e: Float64Array, zt: Float64Array, n: number): void {
   for (let l = 0; l < n; l++) {
@@ -171,10 +170,9 @@ export function symmetricEigen(s: Float64Array, n: number): { values: Float64Arr
   const sym = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sym[i * n + j] = 0.5 * ((s[i * n + j] as number) + (s[j * n + i] as number));
   const { d, e, q } = tridiagonalise(sym, n);
-  const zt = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) zt[i * n + i] = 1;
-  tridiagonalQl(d, e, zt, n);
-  const vectorsUnsorted = matmulABt(zt, n, n, q, n); // row j = (Q z_j)^T
+  // Rotating the rows of Q^T instead of I gives row j = sum_t Z_tj (row t of Q^T) = (Q z_j)^T directly.
+  const vectorsUnsorted = transpose(q, n, n);
+  tridiagonalQl(d, e, vectorsUnsorted, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => (d[y] as number) - (d[x] as number));
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);

@@ -1,0 +1,13 @@
+/**
+ * PEFT modules. LoRA through the models' LinearHook, and adapters in Hugging Face PEFT format.
+ *
+ *   const lora = new LoraAdapter({ r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'] }, new Rng(seed));
+ *   const graph = buildCausalLm(model, { batch, seq, linearHook: lora.hook({ train: true }) }); // creates A, B
+ *   // graph inputs: lora.<path>.A [r, in], lora.<path>.B [out, r] (trainable), lora.<path>.dropout_mask [tokens, in]
+ *   saveAdapter(dir, lora, { baseModel, modelFamily });  applyAdapterWeights(lora, loadAdapter(dir));
+ */
+export { LoraAdapter, dropoutMask, kaimingUniformBound, loraInputNames, loraScaling, type LoraModule, type LoraSpec } from './lora';
+export {
+  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, applyAdapterWeights, loadAdapter, peftKey, saveAdapter,
+  type AdapterConfigJson, type LoadedAdapter,
+} from './adapterFormat';
