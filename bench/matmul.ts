@@ -33,18 +33,24 @@ export function stepShapes(tokens: number, d: number, vocab: number): MatMulShap
   ];
 }
 
-export async function measureMatMul(shape: MatMulShape, repeats: number, threads: number, allowSpinning = true): Promise<MatMulResult> {
+/** A session computing one product of `shape`, and a run() that feeds it. */
+export async function openMatMulSession(shape: MatMulShape, threads: number, allowSpinning = true): Promise<{ run(): Promise<unknown>; dispose(): Promise<void> }> {
   const { m, k, n, transB } = shape;
   const b = new GraphBuilder('matmul_bench');
   const x = b.input('X', 'float32', [m, k]);
   const w = b.initializer('W', 'float32', transB ? [n, k] : [k, n], randomFloat32(k * n, 7, 0.05));
   b.output(transB ? b.gemm(x, w, undefined, { transB: true }) : b.matmul(x, w), 'Y');
   const session = await createSession({ bytes: toModelBytes(b) }, { executionProvider: 'cpu', intraOpNumThreads: threads, allowSpinning, label: shape.label });
+  const feeds = { X: hostTensor('X', randomFloat32(m * k, 3, 1), [m, k]) };
+  return { run: () => session.run(feeds), dispose: () => session.dispose() };
+}
+
+export async function measureMatMul(shape: MatMulShape, repeats: number, threads: number, allowSpinning = true): Promise<MatMulResult> {
+  const s = await openMatMulSession(shape, threads, allowSpinning);
   try {
-    const feeds = { X: hostTensor('X', randomFloat32(m * k, 3, 1), [m, k]) };
-    const { best } = await bestOf(repeats, 1, () => session.run(feeds));
-    return { ...shape, bestMs: best, gflops: matmulFlops(m, k, n) / (best * 1e6) };
+    const { best } = await bestOf(repeats, 1, () => s.run());
+    return { ...shape, bestMs: best, gflops: matmulFlops(shape.m, shape.k, shape.n) / (best * 1e6) };
   } finally {
-    await session.dispose();
+    await s.dispose();
   }
 }

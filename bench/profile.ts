@@ -32,7 +32,8 @@ function rank(map: Map<string, { us: number; count: number }>, runs: number): Op
 
 /**
  * Reads the newest `<prefix>*.json` in `dir`. `runs`: how many session runs the profile covers (times are per run).
- * Nodes ORT created by fusion keep their original name as a prefix when they replace a forward node.
+ * Nodes ORT created by fusion usually keep the replaced node's name as a prefix (`<name>_...` or `<name>/...`);
+ * fused nodes of other names count as backward.
  */
 export function summariseProfile(dir: string, prefix: string, runs: number, forwardNodes: ReadonlySet<string>): ProfileSummary {
   const files = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.json')).sort();
@@ -52,7 +53,7 @@ export function summariseProfile(dir: string, prefix: string, runs: number, forw
   for (const e of events) {
     total += e.us;
     const base = e.node.split('_token_')[0] ?? e.node;
-    const phase = forwardNodes.has(base) || [...forwardNodes].some((n) => base.startsWith(`${n}_`)) ? 'fwd' : 'bwd';
+    const phase = forwardNodes.has(base) || [...forwardNodes].some((n) => base.startsWith(`${n}_`) || base.startsWith(`${n}/`)) ? 'fwd' : 'bwd';
     add(byOp, e.op, e.us);
     add(byPhaseOp, `${phase} ${e.op}`, e.us);
     add(byNode, `${e.node} (${e.op})`, e.us);

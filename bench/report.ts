@@ -33,3 +33,26 @@ export async function bestOf(repeats: number, warmup: number, fn: () => Promise<
   }
   return { best: Math.min(...all), all };
 }
+
+/**
+ * Times several functions round-robin (a, b, c, a, b, c, ...) after one warm-up call each, so that load from
+ * other processes on a shared machine hits all of them alike; returns each one's best and all times (ms).
+ */
+export async function bestOfInterleaved(repeats: number, fns: readonly (() => Promise<unknown>)[]): Promise<{ best: number; all: number[] }[]> {
+  for (const fn of fns) await fn();
+  const all: number[][] = fns.map(() => []);
+  for (let i = 0; i < repeats; i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t0 = performance.now();
+      await fn();
+      all[k]?.push(performance.now() - t0);
+    }
+  }
+  return all.map((times) => ({ best: Math.min(...times), all: times }));
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}

@@ -166,7 +166,13 @@ export async function ensureTool(name) {
   if (!isInstalled(name)) {
     mkdirSync(toolsRoot(), { recursive: true });
     process.stderr.write(`[tools] installing ${tool.pkg}@${tool.version} into ${toolDir(name)} ...\n`);
-    await install(name);
+    try {
+      await install(name);
+    } catch (error) {
+      // Leave no half-installed folder behind (the marker is never written for it, but it takes disk).
+      rmSync(`${toolDir(name)}.partial-${process.pid}`, { recursive: true, force: true });
+      throw error;
+    }
     installedNow = true;
   }
   const seconds = (performance.now() - started) / 1000;

@@ -41,12 +41,11 @@ export function activate(context: vscode.ExtensionContext): PeftLabApi {
   const openRun = (runDir: string) => void vscode.commands.executeCommand(CommandId.openRun, runDir);
   const jobs = new JobManager(context.asAbsolutePath('dist/worker.js'), log, openRun);
   context.subscriptions.push(jobs);
-  const panelManager = new PanelManager({ extensionUri: context.extensionUri, jobs, log });
-  context.subscriptions.push(panelManager);
-  mark('jobs+panels');
-
   const experiments = new ExperimentsTreeProvider(jobs, log);
   context.subscriptions.push(experiments);
+  const panelManager = new PanelManager({ extensionUri: context.extensionUri, jobs, log }, (runId) => experiments.findRun(runId));
+  context.subscriptions.push(panelManager);
+  mark('jobs+panels');
   const view = vscode.window.createTreeView(ExperimentsViewId, { treeDataProvider: experiments, showCollapseAll: true });
   context.subscriptions.push(view);
   mark('tree');

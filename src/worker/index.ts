@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyRuntimeOverrides, ConfigError, formatConfigIssue, loadExperimentConfig, type ExperimentConfig } from '../engine/config';
 import { appendLog, appendMetric, RUN_FILES, touchFile, updateSummary, writeRunConfig, writeSummary } from '../engine/runs';
-import { runDeviceCheck, TaskCancelled, TaskError, type TaskContext } from '../engine/tasks';
+import { runDeviceCheck, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
 import type { MetricRecord, RunSummary } from '../protocol/runFiles';
 import { parseWorkerRequest, type JobEvent, type LogLevel, type StartRequest } from '../protocol/worker';
 
@@ -21,6 +21,8 @@ interface ActiveRun {
 }
 
 let active: ActiveRun | undefined;
+/** Synchronous handlers run on cancel before the summary is written (e.g. the trainer's checkpoint). */
+const cancelHandlers = new Set<() => void>();
 let cancelled = false;
 let ending = false;
 
@@ -50,6 +52,13 @@ async function endWith(code: number, last?: JobEvent): Promise<never> {
 function cancelNow(reason: string): void {
   if (ending) return;
   cancelled = true;
+  for (const handler of cancelHandlers) {
+    try {
+      handler();
+    } catch (err) {
+      if (active) appendLog(active.runDir, 'error', `cancel handler failed: ${errorMessage(err)}`);
+    }
+  }
   if (active) {
     appendLog(active.runDir, 'warn', `cancelled: ${reason}`);
     updateSummary(active.runDir, { status: 'cancelled', endedAt: new Date().toISOString() }, { ...active, status: 'cancelled' });
@@ -79,20 +88,27 @@ async function start(request: StartRequest): Promise<void> {
   appendLog(runDir, 'info', `started ${config.task} '${config.name}' from ${path.resolve(request.configPath)} (pid ${process.pid})`);
   await send({ type: 'started', runDir, task: config.task, name: config.name });
 
-  const ctx: TaskContext = {
+  const emitMetric = (record: MetricRecord): void => {
+    appendMetric(runDir, record);
+    void send({ type: 'metric', record });
+  };
+  const ctx: RunContext = {
+    runDir,
     progress: (fraction, message) => void send({ type: 'progress', fraction: Math.min(1, Math.max(0, fraction)), message }),
     log: (level, message) => logTo(runDir, level, message),
     throwIfCancelled: () => {
       if (cancelled) throw new TaskCancelled();
     },
-  };
-  const emitMetric = (record: MetricRecord): void => {
-    appendMetric(runDir, record);
-    void send({ type: 'metric', record });
+    emitMetric,
+    artifact: (file, kind) => void send({ type: 'artifact', path: file, kind }),
+    onCancel: (handler) => {
+      cancelHandlers.add(handler);
+      return () => cancelHandlers.delete(handler);
+    },
   };
 
   try {
-    const patch = await runTask(config, ctx, emitMetric);
+    const patch = await runTask(config, ctx);
     if (cancelled) return;
     const summary = updateSummary(runDir, { ...patch, status: 'completed', endedAt: new Date().toISOString() });
     appendLog(runDir, 'info', 'completed');
@@ -108,18 +124,18 @@ async function start(request: StartRequest): Promise<void> {
 }
 
 /** Runs the config's task; returns the fields it adds to summary.json. */
-async function runTask(config: ExperimentConfig, ctx: TaskContext, emitMetric: (r: MetricRecord) => void): Promise<Partial<RunSummary>> {
+async function runTask(config: ExperimentConfig, ctx: RunContext): Promise<Partial<RunSummary>> {
   switch (config.task) {
     case 'device-check': {
       const record = await runDeviceCheck(config.deviceCheck, config.runtime, ctx);
-      emitMetric(record);
+      ctx.emitMetric(record);
       return {
         device: record.device,
         metrics: { size: record.size, repeats: record.repeats, msPerMatMul: record.msPerMatMul, gflops: record.gflops, maxAbsError: record.maxAbsError },
       };
     }
     case 'tune':
-      throw new TaskError(`task '${config.task}' is not implemented in this version`, '$.task');
+      return runTune(config, ctx);
   }
 }
 

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { deviceNameSchema, type DeviceName } from '../../protocol/runFiles';
 import { parseArgs } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -7,24 +9,31 @@ export const command: CliCommand = {
   name: 'run',
   summary: 'Run an experiment config (*.peft.json) as a job',
   usage: [
-    'Usage: peft-lab run <config.peft.json> [--out DIR] [--device auto|cpu|cuda|webgpu] [--threads N] [--json]',
+    'Usage: peft-lab run <config.peft.json> [--out DIR | --resume RUNDIR] [--device auto|cpu|cuda|webgpu] [--threads N] [--json]',
     '',
     'Validates the config, runs its task in a job process and writes a run folder',
     '(default <configDir>/.peft-lab/runs/<run-id>/, or exactly DIR with --out).',
     'Progress goes to stderr; the run folder is the last line on stdout.',
     '  --out DIR      write the run folder here',
+    '  --resume RUNDIR  continue a cancelled or crashed tune run from its latest checkpoint (same config)',
     '  --device D     override runtime.device',
     '  --threads N    override runtime.threads (0 = ONNX Runtime default)',
     '  --json         print one JSON event per line on stdout, then {"type":"exit",...}',
     'Exit codes: 0 completed, 1 failed, 2 usage or config error, 130 cancelled (Ctrl-C).',
   ].join('\n'),
   async run(args, io) {
-    const parsed = parseArgs(args, { out: { value: true }, device: { value: true }, threads: { value: true }, json: { value: false } });
+    const parsed = parseArgs(args, { out: { value: true }, resume: { value: true }, device: { value: true }, threads: { value: true }, json: { value: false } });
     if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one config file');
     const configPath = parsed.positionals[0] ?? '';
     const device = parseDevice(parsed.values.get('device'));
     const threads = parseThreads(parsed.values.get('threads'));
-    const out = parsed.values.get('out');
+    const resume = parsed.values.get('resume');
+    if (resume !== undefined && parsed.values.has('out')) throw new UsageError('--out and --resume exclude each other');
+    if (resume !== undefined && !fs.existsSync(path.join(resume, 'checkpoints', 'latest.json'))) {
+      throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${path.join(resume, 'checkpoints', 'latest.json')})`);
+    }
+    // The tune task resumes from the run folder's latest checkpoint when there is one.
+    const out = resume ?? parsed.values.get('out');
     return runJobFromCli(
       {
         configPath,

@@ -42,6 +42,8 @@ export interface TunePeft {
   alpha: number;
   dropout: number;
   targets: string[];
+  /** alpha / sqrt(r) scaling. */
+  rsLora: boolean;
   /** Absolute after loading. */
   init?: string;
 }
@@ -53,12 +55,17 @@ export interface TuneTrain {
   optimizer: 'adamw' | 'sgd';
   lr: number;
   warmupSteps: number;
+  decay: 'cosine' | 'linear' | 'constant';
   weightDecay: number;
+  /** 0 = no clipping. */
+  maxGradNorm: number;
   seed: number;
   evalEvery: number;
+  checkpointEvery: number;
+  evalBatchSize: number;
 }
 
-/** Described by the schema for issue 5; the worker refuses it in this version. */
+/** LoRA fine-tuning (src/engine/tasks/tune.ts). */
 export interface TuneConfig extends ConfigBase {
   task: 'tune';
   /** A model folder (absolute after loading, when it exists relative to the config) or a hub id. */

@@ -5,6 +5,7 @@
 // modeling_gpt2.py, modeling_llama.py (Mistral, Qwen2 alike) and modeling_opt.py.
 import { gelu, GraphBuilder, rmsNorm, swiglu, type Tensor } from '../graph';
 import type { Gpt2Config, LlamaConfig, OptConfig } from './config';
+import { GPT2_QKV_PARTS } from './emulatorLayout';
 import { attention, attentionBias, linear, ropeCosSin, type KeyValue, type LinearHook } from './layers';
 import type { LoadedModel } from './model';
 import { ropeInverseFrequencies } from './rope';
@@ -17,7 +18,10 @@ export interface CausalLmOptions {
   /** Compute type; weights are converted to it (default float32; float64 for gradient checks). */
   readonly dtype?: FloatType;
   readonly linearHook?: LinearHook;
-  /** Decoder layers to run, in order (default: all). Repeats and omissions build layer-drop emulators. */
+  /**
+   * Decoder layers to run, in order (default: the emulator's layer_map for an emulator checkpoint, else all).
+   * Repeats and omissions build layer-drop emulators.
+   */
   readonly layers?: readonly number[];
   /** Build into this builder (e.g. one that already holds PEFT inputs); default a new one. */
   readonly builder?: GraphBuilder;
@@ -40,6 +44,8 @@ export interface CausalLmGraph {
   readonly logits: Tensor;
   /** Per built layer: this pass's keys (after RoPE) and values, [batch, kvHeads, seq, headDim]. */
   readonly present: readonly KeyValue[];
+  /** Per built layer: the residual stream after it, [batch * seq, hidden] (CRaSh layer similarity). */
+  readonly layerOutputs: readonly Tensor[];
 }
 
 /** Names of the graph inputs. */
@@ -51,7 +57,7 @@ export function buildCausalLm(model: LoadedModel, options: CausalLmOptions): Cau
     throw new RangeError(`buildCausalLm: batch and seq must be positive integers, got ${batch} x ${seq}`);
   }
   const numLayers = model.config.numLayers;
-  const layers = options.layers ?? Array.from({ length: numLayers }, (_, i) => i);
+  const layers = options.layers ?? model.config.emulator?.layerMap ?? Array.from({ length: numLayers }, (_, i) => i);
   for (const l of layers) {
     if (!Number.isSafeInteger(l) || l < 0 || l >= numLayers) throw new RangeError(`buildCausalLm: layer ${l} is not in 0..${numLayers - 1}`);
   }
@@ -77,6 +83,7 @@ export function buildCausalLm(model: LoadedModel, options: CausalLmOptions): Cau
       value: g.input(pastInputName(i, 'value'), dtype, [batch, kvHeads, pastLength, c.headDim]),
     })),
     present: [],
+    layerOutputs: [],
   };
   const config = model.config;
   let hidden: Tensor;
@@ -90,7 +97,7 @@ export function buildCausalLm(model: LoadedModel, options: CausalLmOptions): Cau
   const logits = g.reshape(logits2, [batch, seq, config.vocabSize]);
   return {
     builder: g, inputIds: ctx.inputIds, attentionMask: ctx.attentionMask, positionIds: ctx.positionIds, hidden, logits,
-    present: ctx.present,
+    present: ctx.present, layerOutputs: ctx.layerOutputs,
   };
 }
 
@@ -118,6 +125,7 @@ interface Ctx {
   readonly positionIds: Tensor;
   readonly past: readonly KeyValue[] | undefined;
   readonly present: KeyValue[];
+  readonly layerOutputs: Tensor[];
 }
 
 function selfAttention(ctx: Ctx, position: number, q: Tensor, k: Tensor, v: Tensor, bias: Tensor,
@@ -138,6 +146,23 @@ function w(ctx: Ctx, name: string): Tensor {
   return t;
 }
 
+/**
+ * A projection of stored layer l: the hookable dense linear, or, when the emulator layout factorizes `path`
+ * (relative to the layer), y = (x first^T) second^T + bias from `<prefix><path>.first/.second.weight`. Factorized
+ * (compressed middle-layer) maps are not offered to the hook: PEFT on an emulator adapts its uncompressed layers.
+ */
+function projection(ctx: Ctx, l: number, prefix: string, module: string, path: string, x: Tensor, bias: Tensor | undefined,
+  layout: 'out_in' | 'in_out'): Tensor {
+  const rank = ctx.model.config.emulator?.layers[l]?.factorized[path];
+  if (rank !== undefined) return factorized(ctx, `${prefix}${path}`, x, bias);
+  return linear(ctx.g, ctx.hook, { module, layer: l, path: `${prefix}${path}` }, x, w(ctx, `${prefix}${path}.weight`), bias, layout);
+}
+
+function factorized(ctx: Ctx, fullPath: string, x: Tensor, bias: Tensor | undefined): Tensor {
+  const inner = ctx.g.gemm(x, w(ctx, `${fullPath}.first.weight`), undefined, { transB: true });
+  return ctx.g.gemm(inner, w(ctx, `${fullPath}.second.weight`), bias, { transB: true });
+}
+
 function embed(ctx: Ctx, table: Tensor, ids: Tensor): Tensor {
   return ctx.g.reshape(ctx.g.gather(table, ids, 0), [ctx.batch * ctx.seq, table.shape[1]]);
 }
@@ -151,14 +176,18 @@ function gpt2(ctx: Ctx, c: Gpt2Config): { hidden: Tensor; head: Tensor } {
   const ln = (x: Tensor, name: string) => g.layerNorm(x, w(ctx, `${name}.weight`), w(ctx, `${name}.bias`), { epsilon: c.layerNormEps });
   ctx.layers.forEach((l, position) => g.scope(`layer${position}`, () => {
     const p = `transformer.h.${l}.`;
-    const proj = (x: Tensor, module: string, path: string) =>
-      linear(g, ctx.hook, { module, layer: l, path: `${p}${path}` }, x, w(ctx, `${p}${path}.weight`), w(ctx, `${p}${path}.bias`), 'in_out');
-    const qkv = proj(ln(h, `${p}ln_1`), 'c_attn', 'attn.c_attn');
+    const proj = (x: Tensor, module: string, path: string) => projection(ctx, l, p, module, path, x, w(ctx, `${p}${path}.bias`), 'in_out');
+    const a = ln(h, `${p}ln_1`);
+    // A compressed c_attn is stored as its q, k, v parts, each factorized (emulatorLayout.ts).
+    const qkv = ctx.model.config.emulator?.layers[l]?.factorized[GPT2_QKV_PARTS[0]] !== undefined
+      ? g.add(g.concat(GPT2_QKV_PARTS.map((part) => factorized(ctx, `${p}${part}`, a, undefined)), 1), w(ctx, `${p}attn.c_attn.bias`))
+      : proj(a, 'c_attn', 'attn.c_attn');
     const [q, k, v] = g.split(qkv, 1, [H, H, H]);
     const att = selfAttention(ctx, position, q, k, v, bias, c.numHeads, c.numHeads, c.headDim);
     h = g.add(h, proj(att, 'c_proj', 'attn.c_proj'));
     const up = gelu(g, proj(ln(h, `${p}ln_2`), 'c_fc', 'mlp.c_fc'));
     h = g.add(h, proj(up, 'c_proj', 'mlp.c_proj'));
+    ctx.layerOutputs.push(h);
   }));
   const hidden = ln(h, 'transformer.ln_f');
   return { hidden, head: c.tieWordEmbeddings ? wte : w(ctx, 'lm_head.weight') };
@@ -174,8 +203,7 @@ function llama(ctx: Ctx, c: LlamaConfig): { hidden: Tensor; head: Tensor } {
   ctx.layers.forEach((l, position) => g.scope(`layer${position}`, () => {
     const p = `model.layers.${l}.`;
     const proj = (x: Tensor, module: string, path: string, hasBias: boolean) =>
-      linear(g, ctx.hook, { module, layer: l, path: `${p}${path}` }, x, w(ctx, `${p}${path}.weight`),
-        hasBias ? w(ctx, `${p}${path}.bias`) : undefined, 'out_in');
+      projection(ctx, l, p, module, path, x, hasBias ? w(ctx, `${p}${path}.bias`) : undefined, 'out_in');
     const a = norm(h, `${p}input_layernorm.weight`);
     const q = proj(a, 'q_proj', 'self_attn.q_proj', c.qkvBias);
     const k = proj(a, 'k_proj', 'self_attn.k_proj', c.qkvBias);
@@ -185,6 +213,7 @@ function llama(ctx: Ctx, c: LlamaConfig): { hidden: Tensor; head: Tensor } {
     const m = norm(h, `${p}post_attention_layernorm.weight`);
     const gated = swiglu(g, proj(m, 'gate_proj', 'mlp.gate_proj', c.mlpBias), proj(m, 'up_proj', 'mlp.up_proj', c.mlpBias));
     h = g.add(h, proj(gated, 'down_proj', 'mlp.down_proj', c.mlpBias));
+    ctx.layerOutputs.push(h);
   }));
   const hidden = norm(h, 'model.norm.weight');
   return { hidden, head: c.tieWordEmbeddings ? emb : w(ctx, 'lm_head.weight') };
@@ -207,8 +236,7 @@ function opt(ctx: Ctx, c: OptConfig): { hidden: Tensor; head: Tensor } {
   ctx.layers.forEach((l, position) => g.scope(`layer${position}`, () => {
     const p = `model.decoder.layers.${l}.`;
     const proj = (x: Tensor, module: string, path: string) =>
-      linear(g, ctx.hook, { module, layer: l, path: `${p}${path}` }, x, w(ctx, `${p}${path}.weight`),
-        c.enableBias ? w(ctx, `${p}${path}.bias`) : undefined, 'out_in');
+      projection(ctx, l, p, module, path, x, c.enableBias ? w(ctx, `${p}${path}.bias`) : undefined, 'out_in');
     const a = c.doLayerNormBefore ? ln(h, `${p}self_attn_layer_norm`) : h;
     // OPT scales q by head_dim^-0.5 after the projection; attention() scales the scores instead (same product).
     const att = selfAttention(ctx, position, proj(a, 'q_proj', 'self_attn.q_proj'), proj(a, 'k_proj', 'self_attn.k_proj'),
@@ -218,6 +246,7 @@ function opt(ctx: Ctx, c: OptConfig): { hidden: Tensor; head: Tensor } {
     const m = c.doLayerNormBefore ? ln(h, `${p}final_layer_norm`) : h;
     h = g.add(h, proj(relu(proj(m, 'fc1', 'fc1')), 'fc2', 'fc2'));
     if (!c.doLayerNormBefore) h = ln(h, `${p}final_layer_norm`);
+    ctx.layerOutputs.push(h);
   }));
   const hidden = c.doLayerNormBefore ? ln(h, 'model.decoder.final_layer_norm') : h;
   return { hidden, head: c.tieWordEmbeddings ? emb : w(ctx, 'lm_head.weight') };

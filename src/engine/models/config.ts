@@ -2,6 +2,7 @@
 // configuration classes (GPT2Config, LlamaConfig, MistralConfig, Qwen2Config, OPTConfig).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { EMULATOR_CONFIG_KEY, parseEmulatorLayout, type EmulatorLayout } from './emulatorLayout';
 import type { Llama3RopeScaling } from './rope';
 import { isRecord } from './safetensors';
 
@@ -22,6 +23,8 @@ interface CommonConfig {
   readonly eosTokenIds: readonly number[];
   readonly padTokenId?: number;
   readonly torchDtype?: string;
+  /** Present in offsite-tuning emulators (config.json `peft_lab_emulator`): stored layers, order, compressed modules. */
+  readonly emulator?: EmulatorLayout;
 }
 
 export interface Gpt2Config extends CommonConfig {
@@ -105,6 +108,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
 function parseGpt2(r: Reader): Gpt2Config {
   const hiddenSize = r.int('n_embd', 768);
   const numHeads = r.int('n_head', 12);
+  const numLayers = r.int('n_layer', 12);
   const act = r.str('activation_function', 'gelu_new');
   if (act !== 'gelu_new') r.fail('activation_function', `"${act}" is not supported for gpt2 (supported: gelu_new)`);
   if (r.has('scale_attn_by_inverse_layer_idx') && r.bool('scale_attn_by_inverse_layer_idx', false)) {
@@ -112,13 +116,14 @@ function parseGpt2(r: Reader): Gpt2Config {
   }
   return {
     family: 'gpt2', modelType: 'gpt2',
-    vocabSize: r.int('vocab_size', 50257), hiddenSize, numLayers: r.int('n_layer', 12), numHeads,
+    vocabSize: r.int('vocab_size', 50257), hiddenSize, numLayers, numHeads,
     headDim: r.divide(hiddenSize, numHeads, 'n_embd', 'n_head'),
     maxPositions: r.int('n_positions', 1024),
     innerSize: r.intOrNull('n_inner') ?? 4 * hiddenSize,
     layerNormEps: r.num('layer_norm_epsilon', 1e-5),
     tieWordEmbeddings: r.bool('tie_word_embeddings', true),
     ...r.specialTokens(50256, 50256),
+    ...r.emulator(numLayers),
   };
 }
 
@@ -137,10 +142,11 @@ function parseLlama(r: Reader, modelType: 'llama' | 'mistral' | 'qwen2'): LlamaC
   const slidingWindow = modelType === 'mistral' || (modelType === 'qwen2' && r.bool('use_sliding_window', false))
     ? r.intOrNull('sliding_window') : undefined;
   const explicitHeadDim = r.intOrNull('head_dim');
+  const numLayers = r.int('num_hidden_layers', 32);
   return {
     family: 'llama', modelType,
     vocabSize: r.int('vocab_size', 32000), hiddenSize,
-    numLayers: r.int('num_hidden_layers', 32), numHeads, numKvHeads,
+    numLayers, numHeads, numKvHeads,
     headDim: explicitHeadDim ?? r.divide(hiddenSize, numHeads, 'hidden_size', 'num_attention_heads'),
     intermediateSize: r.int('intermediate_size', 11008),
     maxPositions: r.int('max_position_embeddings', 2048),
@@ -153,6 +159,7 @@ function parseLlama(r: Reader, modelType: 'llama' | 'mistral' | 'qwen2'): LlamaC
     ...(slidingWindow === undefined ? {} : { slidingWindow }),
     tieWordEmbeddings: r.bool('tie_word_embeddings', false),
     ...r.specialTokens(undefined, undefined),
+    ...r.emulator(numLayers),
   };
 }
 
@@ -189,9 +196,10 @@ function parseOpt(r: Reader): OptConfig {
   const act = r.str('activation_function', 'relu');
   if (act !== 'relu') r.fail('activation_function', `"${act}" is not supported for opt (supported: relu)`);
   if (r.bool('_remove_final_layer_norm', false)) r.fail('_remove_final_layer_norm', 'true is not supported');
+  const numLayers = r.int('num_hidden_layers', 12);
   return {
     family: 'opt', modelType: 'opt',
-    vocabSize: r.int('vocab_size', 50272), hiddenSize, numLayers: r.int('num_hidden_layers', 12), numHeads,
+    vocabSize: r.int('vocab_size', 50272), hiddenSize, numLayers, numHeads,
     headDim: r.divide(hiddenSize, numHeads, 'hidden_size', 'num_attention_heads'),
     ffnDim: r.int('ffn_dim', 3072),
     maxPositions: r.int('max_position_embeddings', 2048),
@@ -201,6 +209,7 @@ function parseOpt(r: Reader): OptConfig {
     positionOffset: 2,
     tieWordEmbeddings: r.bool('tie_word_embeddings', true),
     ...r.specialTokens(2, 2),
+    ...r.emulator(numLayers),
   };
 }
 
@@ -252,6 +261,12 @@ class Reader {
   divide(a: number, b: number, keyA: string, keyB: string): number {
     if (a % b !== 0) this.fail(keyB, `${keyA} ${a} is not divisible by ${keyB} ${b}`);
     return a / b;
+  }
+
+  emulator(numLayers: number): Pick<CommonConfig, 'emulator'> {
+    const raw = this.json[EMULATOR_CONFIG_KEY];
+    if (raw === undefined) return {};
+    return { emulator: parseEmulatorLayout(raw, numLayers, (key, detail) => this.fail(key, detail)) };
   }
 
   specialTokens(bos: number | undefined, eos: number | undefined): Pick<CommonConfig, 'architectures' | 'bosTokenId' | 'eosTokenIds' | 'padTokenId' | 'torchDtype'> {

@@ -4,6 +4,7 @@
 import { Checkpoint } from './checkpoint';
 import { CheckpointError } from './checkpointError';
 import type { Gpt2Config, LlamaConfig, ModelConfig, OptConfig } from './config';
+import { GPT2_QKV_PARTS, type EmulatorLayerLayout } from './emulatorLayout';
 
 export interface WeightSpec {
   /** Hugging Face name with the base-model prefix (transformer., model., model.decoder.). */
@@ -27,15 +28,26 @@ function gpt2Weights(c: Gpt2Config): WeightSpec[] {
   ];
   for (let l = 0; l < c.numLayers; l++) {
     const p = `transformer.h.${l}.`;
-    // Conv1D weights are stored [in, out].
+    const em = c.emulator?.layers[l];
+    const inner = em?.intermediateSize ?? c.innerSize;
+    // Conv1D weights are stored [in, out]; factorized (emulator) maps as first [rank, in], second [out, rank].
+    const conv = (name: string, i: number, o: number) => {
+      const rank = em?.factorized[name];
+      out.push(...(rank === undefined ? [{ name: `${p}${name}.weight`, shape: [i, o] }] : factorWeights(`${p}${name}`, o, i, rank)));
+    };
+    out.push({ name: `${p}ln_1.weight`, shape: [H] }, { name: `${p}ln_1.bias`, shape: [H] });
+    if (em?.factorized[GPT2_QKV_PARTS[0]] !== undefined) for (const part of GPT2_QKV_PARTS) conv(part, H, H);
+    else conv('attn.c_attn', H, 3 * H);
+    out.push({ name: `${p}attn.c_attn.bias`, shape: [3 * H] });
+    conv('attn.c_proj', H, H);
     out.push(
-      { name: `${p}ln_1.weight`, shape: [H] }, { name: `${p}ln_1.bias`, shape: [H] },
-      { name: `${p}attn.c_attn.weight`, shape: [H, 3 * H] }, { name: `${p}attn.c_attn.bias`, shape: [3 * H] },
-      { name: `${p}attn.c_proj.weight`, shape: [H, H] }, { name: `${p}attn.c_proj.bias`, shape: [H] },
+      { name: `${p}attn.c_proj.bias`, shape: [H] },
       { name: `${p}ln_2.weight`, shape: [H] }, { name: `${p}ln_2.bias`, shape: [H] },
-      { name: `${p}mlp.c_fc.weight`, shape: [H, c.innerSize] }, { name: `${p}mlp.c_fc.bias`, shape: [c.innerSize] },
-      { name: `${p}mlp.c_proj.weight`, shape: [c.innerSize, H] }, { name: `${p}mlp.c_proj.bias`, shape: [H] },
     );
+    conv('mlp.c_fc', H, inner);
+    out.push({ name: `${p}mlp.c_fc.bias`, shape: [inner] });
+    conv('mlp.c_proj', inner, H);
+    out.push({ name: `${p}mlp.c_proj.bias`, shape: [H] });
   }
   out.push({ name: 'transformer.ln_f.weight', shape: [H] }, { name: 'transformer.ln_f.bias', shape: [H] });
   if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, H] });
@@ -46,12 +58,13 @@ function llamaWeights(c: LlamaConfig): WeightSpec[] {
   const H = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
-  const I = c.intermediateSize;
   const out: WeightSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, H] }];
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
+    const em = c.emulator?.layers[l];
+    const I = em?.intermediateSize ?? c.intermediateSize;
     const linear = (name: string, o: number, i: number, bias: boolean) => {
-      out.push({ name: `${p}${name}.weight`, shape: [o, i] });
+      out.push(...linearWeights(`${p}${name}`, o, i, em?.factorized[name]));
       if (bias) out.push({ name: `${p}${name}.bias`, shape: [o] });
     };
     out.push({ name: `${p}input_layernorm.weight`, shape: [H] });
@@ -80,19 +93,31 @@ function optWeights(c: OptConfig): WeightSpec[] {
   };
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.decoder.layers.${l}.`;
+    const em = c.emulator?.layers[l];
+    const ffn = em?.intermediateSize ?? c.ffnDim;
     const linear = (name: string, o: number, i: number) => {
-      out.push({ name: `${p}${name}.weight`, shape: [o, i] });
+      out.push(...linearWeights(`${p}${name}`, o, i, em?.factorized[name]));
       if (c.enableBias) out.push({ name: `${p}${name}.bias`, shape: [o] });
     };
     for (const m of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`self_attn.${m}`, H, H);
     norm(`${p}self_attn_layer_norm`);
-    linear('fc1', c.ffnDim, H);
-    linear('fc2', H, c.ffnDim);
+    linear('fc1', ffn, H);
+    linear('fc2', H, ffn);
     norm(`${p}final_layer_norm`);
   }
   if (c.doLayerNormBefore) norm('model.decoder.final_layer_norm');
   if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, H] });
   return out;
+}
+
+/** Names of a factorized map (emulatorLayout.ts): `<path>.first.weight` [rank, in], `<path>.second.weight` [out, rank]. */
+export function factorWeights(path: string, outFeatures: number, inFeatures: number, rank: number): WeightSpec[] {
+  return [{ name: `${path}.first.weight`, shape: [rank, inFeatures] }, { name: `${path}.second.weight`, shape: [outFeatures, rank] }];
+}
+
+/** A torch Linear weight [out, in], or its two factors when the emulator layout factorizes it. */
+function linearWeights(path: string, o: number, i: number, rank: EmulatorLayerLayout['factorized'][string] | undefined): WeightSpec[] {
+  return rank === undefined ? [{ name: `${path}.weight`, shape: [o, i] }] : factorWeights(path, o, i, rank);
 }
 
 /** Base-model prefixes a checkpoint may leave out (saved from the bare model instead of the LM head model). */

@@ -3,7 +3,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { loadOrt } from './ort';
 import {
-  checkProviderAvailable, describeFallback, providerCandidates,
+  checkProviderAvailable, describeFallback, EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, providerCandidates,
   type ExecutionProviderChoice, type ExecutionProviderName, type ProviderFailure, type ProviderResolution,
 } from './providers';
 import {
@@ -102,7 +102,10 @@ async function createOrtSession(model: ModelSource, opts: InferenceSession.Sessi
  * provider (cpu) are thrown with the model label.
  */
 export async function createSession(model: ModelSource, options: RuntimeSessionOptions = {}): Promise<RuntimeSession> {
-  const requested = options.executionProvider ?? 'cpu';
+  const requested: unknown = options.executionProvider ?? 'cpu';
+  if (!isExecutionProviderChoice(requested)) {
+    throw new RangeError(`executionProvider must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got ${JSON.stringify(requested)}`);
+  }
   const label = options.label ?? ('path' in model ? model.path : `model (${model.bytes.byteLength} bytes)`);
   const probeTimeout = options.providerProbeTimeoutMs ?? DEFAULT_PROVIDER_PROBE_TIMEOUT_MS;
   const failures: ProviderFailure[] = [];

@@ -1,4 +1,5 @@
 export { runDeviceCheck } from './deviceCheck';
-export { TaskError, TaskCancelled, type TaskContext } from './context';
+export { TaskError, TaskCancelled, type RunContext, type TaskContext } from './context';
+export { ADAPTER_DIR, evaluateSetup, runTune, setupTune, tuneFingerprint, type TuneSetup } from './tune';
 export { encodeMatMulModel } from './matmulModel';
 export { matmulGflops, dotProductErrorBound, referenceEntry, testMatrix, checkPositions } from './matmulMath';

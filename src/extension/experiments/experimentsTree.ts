@@ -19,6 +19,7 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private runWatchers: vscode.Disposable[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
+  private loggedFirstScan = false;
 
   constructor(
     private readonly jobs: JobManager,
@@ -58,7 +59,13 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
   /** Sets peftLab.hasExperiments / peftLab.hasRuns (menus and the command palette use them). */
   async updateContextKeys(): Promise<void> {
     try {
-      this.setContextKeys((await this.findConfigs()).map((uri) => new ConfigNode(uri)));
+      const t0 = performance.now();
+      const configs = (await this.findConfigs()).map((uri) => new ConfigNode(uri));
+      this.setContextKeys(configs);
+      if (!this.loggedFirstScan) {
+        this.loggedFirstScan = true;
+        this.log.info(`found ${configs.length} experiment config(s) in ${(performance.now() - t0).toFixed(0)} ms`);
+      }
     } catch (error) {
       this.log.warn(`cannot look for experiment configs: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -66,8 +73,9 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
 
   private setContextKeys(configs: readonly ConfigNode[]): void {
     const hasRuns = configs.some((c) => this.runsOf(c.uri).length > 0);
-    void vscode.commands.executeCommand('setContext', ContextKey.hasExperiments, configs.length > 0);
-    void vscode.commands.executeCommand('setContext', ContextKey.hasRuns, hasRuns);
+    for (const [key, value] of [[ContextKey.hasExperiments, configs.length > 0], [ContextKey.hasRuns, hasRuns]] as const) {
+      vscode.commands.executeCommand('setContext', key, value).then(undefined, (error: unknown) => this.log.warn(`cannot set context ${key}: ${String(error)}`));
+    }
   }
 
   /** Every config file in the workspace, sorted by path. */
@@ -84,6 +92,15 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
       this.log.warn(`cannot list the runs of ${configUri.fsPath}: ${error instanceof Error ? error.message : String(error)}`);
       return [];
     }
+  }
+
+  /** The run folder with this run id under any config of the workspace. */
+  async findRun(runId: string): Promise<string | undefined> {
+    for (const config of await this.findConfigs()) {
+      const run = this.runsOf(config).find((r) => r.runId === runId);
+      if (run) return run.runDir;
+    }
+    return undefined;
   }
 
   async getChildren(element?: ExperimentNode): Promise<ExperimentNode[]> {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PanelId } from '../../protocol';
 import { parsePanelState } from './panelState';
+import { panelTitle, runIdFromPanelTitle } from './panelTitle';
 import { GradientDiagnosticsPanel, gradientDiagnosticsPanelKind } from './gradientDiagnosticsPanel';
 import { LayerImportancePanel, layerImportancePanelKind } from './layerImportancePanel';
 import { RankChoicesPanel, rankChoicesPanelKind } from './rankChoicesPanel';
@@ -31,14 +32,18 @@ export class PanelManager implements vscode.Disposable {
   private readonly open = new Map<string, AnyPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly deps: PanelDeps) {
+  constructor(
+    private readonly deps: PanelDeps,
+    /** Finds a run folder by run id (restoring a panel whose saved state was lost). */
+    private readonly findRun: (runId: string) => Promise<string | undefined>,
+  ) {
     for (const id of Object.keys(factories)) {
       if (!isPanelId(id)) continue;
       const factory = factories[id];
       this.disposables.push(
         vscode.window.registerWebviewPanelSerializer(factory.kind.viewType, {
           deserializeWebviewPanel: async (panel, state: unknown) => {
-            const runDir = parsePanelState(state).runDir;
+            const runDir = parsePanelState(state).runDir ?? (await this.findRunOfTitle(panel.title));
             this.track(id, factory.create(panel, runDir, this.deps));
           },
         }),
@@ -56,7 +61,7 @@ export class PanelManager implements vscode.Disposable {
       return existing;
     }
     const factory = factories[id];
-    const panel = vscode.window.createWebviewPanel(factory.kind.viewType, factory.kind.title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
+    const panel = vscode.window.createWebviewPanel(factory.kind.viewType, panelTitle(factory.kind.title, path.basename(runDir)), { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(this.deps.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(this.deps.extensionUri, 'media')],
     });
@@ -66,6 +71,13 @@ export class PanelManager implements vscode.Disposable {
   /** Open panels (for tests and for refreshing after a job). */
   panels(): AnyPanel[] {
     return [...this.open.values()];
+  }
+
+  private async findRunOfTitle(title: string): Promise<string | undefined> {
+    const runId = runIdFromPanelTitle(title);
+    const runDir = runId === undefined ? undefined : await this.findRun(runId);
+    this.deps.log.info(`restoring a panel without saved state from its title "${title}": ${runDir ?? 'run not found'}`);
+    return runDir;
   }
 
   private track(id: PanelId, panel: AnyPanel): AnyPanel {

@@ -9,6 +9,7 @@ import { describeError } from '../errors';
 import type { JobManager } from '../jobs/jobManager';
 import type { Log } from '../log';
 import type { DiagnosticsMessage } from './diagnosticsMessages';
+import { panelTitle } from './panelTitle';
 import { buildWebviewHtml, createNonce } from './webviewHtml';
 
 export interface PanelKind<P extends PanelId> {
@@ -43,7 +44,7 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
     const distWebview = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
     const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
     webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [distWebview, media] };
-    panel.title = runDir ? `${kind.title} · ${path.basename(runDir)}` : kind.title;
+    panel.title = panelTitle(kind.title, runDir === undefined ? undefined : path.basename(runDir));
     panel.iconPath = vscode.Uri.joinPath(media, 'peft-lab.svg');
     webview.html = buildWebviewHtml({
       title: kind.title,

@@ -147,7 +147,7 @@ describe('cli: peft-lab as a process', function () {
     writeConfig(dir, 't.peft.json', JSON.stringify({ name: 't', task: 'tune', model: 'gpt2', data: { train: 'd.json' } }));
     const result = await runCli(bundles, ['run', 't.peft.json'], dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /error: task 'tune' is not implemented in this version \(at \$\.task\)/);
+    assert.match(result.stderr, /error: gpt2: no such folder.*\(at \$\.model\)/);
     assert.equal(readSummary(lines(result.stdout).pop() ?? '')?.status, 'failed');
   });
 
@@ -175,18 +175,30 @@ describe('cli: peft-lab as a process', function () {
     assert.equal(readSummary(runDir)?.status, 'cancelled');
   });
 
-  it('demo writes its config into the run folder and runs it without downloads', async function () {
-    this.timeout(60_000);
+  it('demo generates its model, writes its tune config into the run folder and drives the loss down, without downloads', async function () {
+    this.timeout(120_000);
     const dir = tempDir('cli');
     const out = path.join(dir, 'demo-run');
-    const result = await runCli(bundles, ['demo', '--out', out], dir);
+    const saved = process.env.PEFT_LAB_CACHE;
+    process.env.PEFT_LAB_CACHE = path.join(dir, 'cache');
+    let result: CliResult;
+    try {
+      result = await runCli(bundles, ['demo', '--out', out], dir);
+    } finally {
+      if (saved === undefined) delete process.env.PEFT_LAB_CACHE;
+      else process.env.PEFT_LAB_CACHE = saved;
+    }
     assert.equal(result.code, 0, result.stderr);
     assert.equal(lines(result.stdout).pop(), out);
+    assert.ok(fs.existsSync(path.join(dir, 'cache', 'demo-model-v1', 'model.safetensors')));
     const config: unknown = JSON.parse(fs.readFileSync(path.join(out, 'demo.peft.json'), 'utf8'));
-    assert.deepEqual(config, { name: 'demo', task: 'device-check', deviceCheck: { size: 512, repeats: 20 }, runtime: { device: 'auto', threads: 0 } });
+    assert.ok(typeof config === 'object' && config !== null && 'task' in config && config.task === 'tune');
+    assert.match(result.stderr, /step 1\/60 loss \d/);
     const summary = readSummary(out);
     assert.equal(summary?.status, 'completed');
     assert.equal(summary?.device?.requested, 'auto');
-    assert.ok(typeof summary?.metrics.gflops === 'number' && summary.metrics.gflops > 0);
+    const { firstLoss, finalLoss } = summary?.metrics ?? {};
+    assert.ok(typeof firstLoss === 'number' && typeof finalLoss === 'number' && finalLoss < 0.5 * firstLoss, `loss ${String(firstLoss)} -> ${String(finalLoss)}`);
+    assert.ok(fs.existsSync(path.join(out, 'adapter', 'adapter_model.safetensors')));
   });
 });

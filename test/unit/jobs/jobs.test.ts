@@ -112,15 +112,16 @@ describe('jobs: the worker process', function () {
     assert.match(fs.readFileSync(path.join(job.runDir, 'log.txt'), 'utf8'), /cancelled: cancel requested/);
   });
 
-  it('fails clearly for a task this version does not implement', async () => {
+  it('a tune job fails clearly for a model that is neither a folder nor in the hub cache', async () => {
     const dir = tempDir('job');
     const configPath = writeConfig(dir, 't.peft.json', JSON.stringify({ name: 't', task: 'tune', model: 'gpt2', data: { train: 'd.json' } }));
     const job = startJob({ configPath, workerPath: bundles.workerPath });
     const events = collect(job);
     const result = await job.done;
     assert.equal(result.status, 'failed');
-    assert.deepEqual(result.summary.error, { message: "task 'tune' is not implemented in this version", where: '$.task' });
-    assert.ok(events.some((e) => e.type === 'failed' && e.message === "task 'tune' is not implemented in this version"));
+    assert.equal(result.summary.error?.where, '$.model');
+    assert.match(result.summary.error?.message ?? '', /gpt2: no such folder/);
+    assert.ok(events.some((e) => e.type === 'failed' && /gpt2: no such folder/.test(e.message)));
     assert.deepEqual(readMetrics(job.runDir), []);
   });
 

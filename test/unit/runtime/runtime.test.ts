@@ -116,6 +116,8 @@ describe('runtime: sessions and execution providers', function () {
 
   it('rejects a bad thread count and names a broken model', async () => {
     await assert.rejects(createSession({ bytes: matMulModel(2, 3, 4) }, { intraOpNumThreads: -1 }), /intraOpNumThreads/);
+    const fromUntypedConfig: { executionProvider?: never } = JSON.parse('{"executionProvider": "gpu"}');
+    await assert.rejects(createSession({ bytes: matMulModel(2, 3, 4) }, fromUntypedConfig), /executionProvider must be one of auto, cpu, cuda, webgpu, got "gpu"/);
     await assert.rejects(createSession({ bytes: new Uint8Array([1, 2, 3]) }, { label: 'broken-model' }), /broken-model on cpu/);
   });
 });

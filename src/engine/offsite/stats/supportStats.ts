@@ -1,0 +1,214 @@
+/**
+ * GradOT's statistics pass (DESIGN.md "Offsite-tuning and GradOT"; issue 7): one forward/backward pass over the
+ * support batches that collects, for every linear map y = W x of the given (middle) layers,
+ *   g = dL/dW (autodiff with respect to the frozen initializer),
+ *   A = E[x x^T] over tokens (in-graph x^T x, so no [tokens, in] activations leave ORT),
+ *   G = E[dy dy^T] over tokens (in-graph dy^T dy of the output-gradient hook dy = dL/dy),
+ * with L the mean next-token cross-entropy over the target tokens.
+ *
+ * Normalisation (kfac.ts module comment): expectations are per input token, over the real (attention_mask = 1)
+ * tokens of all batches; x rows of padding tokens are masked out of A. A batch with n_b target tokens has loss
+ * L_b = (1/n_b) sum_t l_t, so its hook gives dy = (1/n_b) dl/dy; G uses n_b dy (scale = n_b undoes the mean), i.e.
+ * the per-token empirical Fisher factor of the summed loss. Over batches, L = (sum_b n_b L_b) / (sum_b n_b) (the
+ * mean over all support target tokens), so g = sum_b n_b g_b / sum_b n_b and loss likewise.
+ * All matrices are returned as [out, in] (GPT-2 Conv1D weights [in, out] are transposed), in float64.
+ */
+import type { TrainBatch } from '../../data/batches';
+import { gradients, toModelBytes, type GraphBuilder, type Tensor } from '../../graph';
+import { crossEntropy } from '../../graph/loss';
+import { buildCausalLm, INPUT_NAMES, type FloatType } from '../../models/causalLm';
+import type { LoadedModel } from '../../models/model';
+import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
+import type { LinearStats } from '../gcs';
+import { createKfacAccumulator, kfacFactor, type KfacAccumulator } from '../kfac';
+import { transpose } from '../linalg/dense';
+
+export const IGNORE_INDEX = -100;
+const TARGETS = 'targets';
+const LOSS = 'loss';
+
+/** One linear map's statistics with where it sits. */
+export interface LinearMapStats extends LinearStats {
+  /** Hugging Face module path, e.g. `transformer.h.2.attn.c_attn`. */
+  readonly path: string;
+  /** Original layer index. */
+  readonly layer: number;
+  readonly module: string;
+  readonly layout: 'out_in' | 'in_out';
+}
+
+export interface SupportStats {
+  /** By module path, in graph order. */
+  readonly maps: Map<string, LinearMapStats>;
+  /** Mean cross-entropy over all support target tokens. */
+  readonly loss: number;
+  readonly targetTokens: number;
+  /** Real (unpadded) input tokens: the count behind A and G. */
+  readonly inputTokens: number;
+}
+
+export interface SupportStatsOptions {
+  /** Layers whose linear maps are measured. */
+  readonly layers: readonly number[];
+  /** Graph compute type (default float32; float64 for checks). */
+  readonly dtype?: FloatType;
+  readonly session?: RuntimeSessionOptions;
+}
+
+interface Site {
+  readonly path: string;
+  readonly layer: number;
+  readonly module: string;
+  readonly layout: 'out_in' | 'in_out';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+const names = {
+  grad: (path: string) => `stats.g.${path}`,
+  input: (path: string) => `stats.A.${path}`,
+  output: (path: string) => `stats.G.${path}`,
+};
+
+/** sum_rows (r r^T) of v [rows, d] as a [d, d] graph tensor (Gemm with transA; no 1/n, batches are summed in TS). */
+function gram(b: GraphBuilder, v: Tensor): Tensor {
+  return b.gemm(v, v, undefined, { transA: true });
+}
+
+function buildStatsGraph(model: LoadedModel, batch: number, seq: number, layers: ReadonlySet<number>, dtype: FloatType): { bytes: Uint8Array; sites: Site[] } {
+  const sites: Site[] = [];
+  const captured: { site: Site; x: Tensor; y: Tensor; weight: Tensor }[] = [];
+  const graph = buildCausalLm(model, {
+    batch, seq, dtype,
+    linearHook: (_g, s) => {
+      const y = s.base();
+      if (layers.has(s.layer)) {
+        const site: Site = { path: s.path, layer: s.layer, module: s.module, layout: s.layout, inFeatures: s.inFeatures, outFeatures: s.outFeatures };
+        sites.push(site);
+        captured.push({ site, x: s.x, y, weight: s.weight });
+      }
+      return y;
+    },
+  });
+  const b = graph.builder;
+  const n = batch * seq;
+  const logits = b.reshape(graph.logits, [n, model.config.vocabSize]);
+  const loss = crossEntropy(b, logits, b.input(TARGETS, 'int64', [n]), { ignoreIndex: IGNORE_INDEX });
+  b.output(loss, LOSS);
+  const mask = b.cast(b.reshape(graph.attentionMask, [n, 1]), dtype);
+  for (const c of captured) b.output(gram(b, b.mul(c.x, mask)), names.input(c.site.path));
+  const { grads, hookGrads } = gradients(b, loss, { wrt: captured.map((c) => c.weight), hooks: captured.map((c) => c.y), addOutputs: false });
+  for (const c of captured) {
+    const g = grads.get(c.weight);
+    const dy = hookGrads.get(c.y);
+    if (g === undefined || dy === undefined) throw new Error(`stats graph: no gradient for ${c.site.path}`);
+    b.output(g, names.grad(c.site.path));
+    b.output(gram(b, dy), names.output(c.site.path));
+  }
+  return { bytes: toModelBytes(b), sites };
+}
+
+function feeds(batch: TrainBatch): Record<string, HostTensor> {
+  const dims = [batch.batch, batch.seq];
+  const i64 = (a: Int32Array) => BigInt64Array.from(a, (v) => BigInt(v));
+  return {
+    [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(batch.ids), dims),
+    [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(batch.mask), dims),
+    [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(batch.positions), dims),
+    [TARGETS]: hostTensor(TARGETS, i64(batch.targets), [batch.batch * batch.seq]),
+  };
+}
+
+/** Adds a batch's sum of outer products (already summed over its `count` rows) with row scale c: sum += c^2 S. */
+function addOuterSum(acc: KfacAccumulator, sum: ArrayLike<number>, count: number, scale: number): void {
+  const s2 = scale * scale;
+  for (let i = 0; i < acc.sum.length; i++) acc.sum[i] = (acc.sum[i] as number) + s2 * (sum[i] as number);
+  acc.count += count;
+}
+
+function countTargets(batch: TrainBatch): number {
+  let n = 0;
+  for (const t of batch.targets) if (t !== IGNORE_INDEX) n += 1;
+  return n;
+}
+
+/** Runs the statistics pass (see the module comment). */
+export async function collectSupportStats(model: LoadedModel, batches: readonly TrainBatch[], options: SupportStatsOptions): Promise<SupportStats> {
+  if (batches.length === 0) throw new Error('support statistics: no support batches');
+  const dtype = options.dtype ?? 'float32';
+  const layerSet = new Set(options.layers);
+  const sessions = new Map<string, { session: RuntimeSession; sites: Site[] }>();
+  let sites: Site[] | undefined;
+  const grad = new Map<string, Float64Array>();
+  const accA = new Map<string, KfacAccumulator>();
+  const accG = new Map<string, KfacAccumulator>();
+  let lossSum = 0;
+  let targetTokens = 0;
+  let inputTokens = 0;
+  try {
+    for (const [bi, batch] of batches.entries()) {
+      const key = `${batch.batch}x${batch.seq}`;
+      let entry = sessions.get(key);
+      if (entry === undefined) {
+        const built = buildStatsGraph(model, batch.batch, batch.seq, layerSet, dtype);
+        const session = await createSession({ bytes: built.bytes }, {
+          label: `${model.config.modelType} GradOT statistics b${batch.batch} s${batch.seq}`,
+          ...(dtype === 'float64' ? { graphOptimizationLevel: 'basic' as const } : {}),
+          ...options.session,
+        });
+        entry = { session, sites: built.sites };
+        sessions.set(key, entry);
+      }
+      if (sites === undefined) {
+        sites = entry.sites;
+        if (sites.length === 0) throw new Error(`support statistics: no linear map in layers [${options.layers.join(', ')}]`);
+        for (const s of sites) {
+          grad.set(s.path, new Float64Array(s.inFeatures * s.outFeatures));
+          accA.set(s.path, createKfacAccumulator(s.inFeatures));
+          accG.set(s.path, createKfacAccumulator(s.outFeatures));
+        }
+      }
+      const n = countTargets(batch);
+      if (n === 0) throw new Error(`support batch ${bi}: no target tokens (every target is ${IGNORE_INDEX})`);
+      let real = 0;
+      for (const m of batch.mask) real += m;
+      const out = await entry.session.run(feeds(batch));
+      const lossValue = out.get(LOSS, dtype, []).data[0] ?? Number.NaN;
+      if (!Number.isFinite(lossValue)) throw new Error(`support batch ${bi}: loss is ${lossValue}`);
+      lossSum += n * lossValue;
+      targetTokens += n;
+      inputTokens += real;
+      for (const s of entry.sites) {
+        const gAcc = grad.get(s.path);
+        const a = accA.get(s.path);
+        const gg = accG.get(s.path);
+        if (gAcc === undefined || a === undefined || gg === undefined) throw new Error(`support batch ${bi}: ${s.path} was not in the first batch's graph`);
+        const wShape = s.layout === 'out_in' ? [s.outFeatures, s.inFeatures] : [s.inFeatures, s.outFeatures];
+        const gb = out.get(names.grad(s.path), dtype, wShape).data;
+        for (let i = 0; i < gAcc.length; i++) gAcc[i] = (gAcc[i] as number) + n * (gb[i] as number);
+        addOuterSum(a, out.get(names.input(s.path), dtype, [s.inFeatures, s.inFeatures]).data, real, 1);
+        addOuterSum(gg, out.get(names.output(s.path), dtype, [s.outFeatures, s.outFeatures]).data, real, n);
+      }
+    }
+  } finally {
+    for (const { session } of sessions.values()) await session.dispose();
+  }
+  const maps = new Map<string, LinearMapStats>();
+  for (const s of sites ?? []) {
+    const gSum = grad.get(s.path) as Float64Array;
+    for (let i = 0; i < gSum.length; i++) gSum[i] = (gSum[i] as number) / targetTokens;
+    let weight = model.weights.readFloat64(`${s.path}.weight`);
+    let g = gSum;
+    if (s.layout === 'in_out') {
+      weight = transpose(weight, s.inFeatures, s.outFeatures);
+      g = transpose(gSum, s.inFeatures, s.outFeatures);
+    }
+    maps.set(s.path, {
+      path: s.path, layer: s.layer, module: s.module, layout: s.layout,
+      outFeatures: s.outFeatures, inFeatures: s.inFeatures, weight, grad: g,
+      inputFactor: kfacFactor(accA.get(s.path) as KfacAccumulator),
+      outputFactor: kfacFactor(accG.get(s.path) as KfacAccumulator),
+    });
+  }
+  return { maps, loss: lossSum / targetTokens, targetTokens, inputTokens };
+}

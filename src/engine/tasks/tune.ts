@@ -1,0 +1,232 @@
+// The `tune` task: LoRA fine-tuning of a causal LM from a *.peft.json, with evaluation, checkpoints (resume
+// from the run folder's latest checkpoint), and the adapter written in Hugging Face PEFT format to
+// `<runDir>/adapter/`. Also the shared setup of `peft-lab eval`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { MetricRecord, RunSummary } from '../../protocol/runFiles';
+import type { TuneConfig } from '../config/types';
+import { derivedRng, RNG_TAGS } from '../data/batches';
+import { readChoiceItems, readExamples, type ChoiceItem, type TokenExample } from '../data/examples';
+import { multipleChoiceAccuracy, perplexity } from '../eval';
+import { loadModel, type LoadedModel } from '../models/model';
+import { ModelTokenizer } from '../models/tokenizer';
+import { applyAdapterWeights, loadAdapter, saveAdapter } from '../peft/adapterFormat';
+import { LoraAdapter } from '../peft/lora';
+import { writeFileAtomic } from '../runs/atomic';
+import { RUN_FILES } from '../runs/layout';
+import { findCheckpoint, restoreCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { LoraRunner } from '../train/loraGraph';
+import { createOptimizer } from '../train/optimizer';
+import { NonFiniteLossError, Trainer, type StepRecord } from '../train/trainer';
+import { TaskError, type RunContext, type TaskContext } from './context';
+
+export const ADAPTER_DIR = 'adapter';
+
+/** Everything a tune or eval job sets up from the config. Close with `dispose()`. */
+export interface TuneSetup {
+  readonly model: LoadedModel;
+  readonly tokenizer: ModelTokenizer | undefined;
+  readonly lora: LoraAdapter;
+  readonly runner: LoraRunner;
+  readonly train: readonly TokenExample[];
+  readonly trainSeq: number;
+  readonly evalExamples: readonly TokenExample[] | undefined;
+  readonly evalSeq: number;
+  readonly choices: readonly ChoiceItem[] | undefined;
+  readonly padId: number;
+  dispose(): Promise<void>;
+}
+
+const longest = (examples: readonly TokenExample[]): number => Math.max(...examples.map((e) => e.ids.length));
+
+/** Loads model, tokenizer, data and the adapter (peft.init, or an explicit adapter folder), and builds the graphs. */
+export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'>, options: { adapterDir?: string } = {}): Promise<TuneSetup> {
+  let model: LoadedModel;
+  try {
+    model = loadModel(config.model);
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e), '$.model');
+  }
+  let runner: LoraRunner | undefined;
+  try {
+    const d = config.data;
+    const evalIsInstructions = d.eval !== undefined && d.format === 'llm-adapters';
+    const needsTokenizer = d.format !== 'tokens' || evalIsInstructions;
+    const tokenizer = needsTokenizer ? ModelTokenizer.load(model.dir, model.config.vocabSize) : undefined;
+    const checked = (examples: TokenExample[], file: string): TokenExample[] => {
+      examples.forEach((e, i) => {
+        const bad = e.ids.findIndex((id) => id >= model.config.vocabSize);
+        if (bad >= 0) throw new TaskError(`${file}: example ${i}, token ${bad} is id ${e.ids[bad]}, not below the model's vocab_size ${model.config.vocabSize}`, '$.data');
+      });
+      return examples;
+    };
+    const read = (file: string, limit: number): TokenExample[] =>
+      checked(readExamples(file, d.format, { maxLength: d.maxLength, limit }, tokenizer), file);
+    const train = read(d.train, d.limit.train);
+    const evalExamples = d.eval === undefined ? undefined : read(d.eval, d.limit.eval);
+    let choices: ChoiceItem[] | undefined;
+    if (d.eval !== undefined && evalIsInstructions) {
+      try {
+        choices = readChoiceItems(d.eval, d.limit.eval);
+      } catch (e) {
+        ctx.log('warn', `no multiple-choice accuracy: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const padId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
+    const lora = new LoraAdapter(
+      { r: config.peft.r, alpha: config.peft.alpha, dropout: config.peft.dropout, targets: config.peft.targets, rsLora: config.peft.rsLora },
+      derivedRng(config.train.seed, RNG_TAGS.init),
+    );
+    runner = new LoraRunner(model, lora, { device: config.runtime.device, threads: config.runtime.threads });
+    const trainSeq = longest(train);
+    // Building the train graph creates the adapter's modules (A Kaiming-uniform from the seed, B = 0).
+    await runner.session('train', config.train.batchSize, trainSeq);
+    const init = options.adapterDir ?? config.peft.init;
+    if (init !== undefined) {
+      try {
+        applyAdapterWeights(lora, loadAdapter(init));
+      } catch (e) {
+        throw new TaskError(e instanceof Error ? e.message : String(e), options.adapterDir !== undefined ? '--adapter' : '$.peft.init');
+      }
+      ctx.log('info', `adapter weights loaded from ${init}`);
+    }
+    const finalRunner = runner;
+    return {
+      model, tokenizer, lora, runner, train, trainSeq, evalExamples, evalSeq: evalExamples === undefined ? 0 : longest(evalExamples), choices, padId,
+      dispose: async () => {
+        await finalRunner.dispose();
+        model.close();
+      },
+    };
+  } catch (e) {
+    await runner?.dispose();
+    model.close();
+    throw e;
+  }
+}
+
+/** Evaluation metrics of the current adapter: eval-set loss/perplexity and, where parsed, choice accuracy. */
+export async function evaluateSetup(setup: TuneSetup, config: TuneConfig): Promise<Record<string, number>> {
+  const metrics: Record<string, number> = {};
+  const batchSize = config.train.evalBatchSize;
+  if (setup.evalExamples !== undefined) {
+    const p = await perplexity(setup.runner, setup.evalExamples, setup.evalSeq, setup.padId, batchSize);
+    Object.assign(metrics, { evalLoss: p.loss, evalPerplexity: p.perplexity, evalTokens: p.tokens });
+  }
+  if (setup.choices !== undefined && setup.tokenizer !== undefined) {
+    const a = await multipleChoiceAccuracy(setup.runner, setup.choices, setup.tokenizer, { maxLength: config.data.maxLength, padId: setup.padId, batchSize });
+    Object.assign(metrics, { evalAccuracy: a.accuracy, evalCorrect: a.correct, evalTotal: a.total });
+  }
+  return metrics;
+}
+
+/** The settings a checkpoint must share with the config that resumes it. */
+export function tuneFingerprint(config: TuneConfig): string {
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, ...train } = config.train;
+  return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train });
+}
+
+/** Keeps metrics.jsonl lines before the resumed step (a crash may have left step records past the checkpoint). */
+function truncateMetricsForResume(runDir: string, fromStep: number): void {
+  const file = path.join(runDir, RUN_FILES.metrics);
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (line.trim().length === 0) return false;
+    try {
+      const record: unknown = JSON.parse(line);
+      const step = typeof record === 'object' && record !== null && 'step' in record ? record.step : undefined;
+      return !(typeof step === 'number' && step >= fromStep);
+    } catch {
+      return false; // a torn last line
+    }
+  });
+  writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Partial<RunSummary>> {
+  ctx.progress(0, `loading ${config.model}`);
+  const setup = await setupTune(config, ctx);
+  try {
+    const { lora, runner, model } = setup;
+    const t = config.train;
+    const info = { baseModel: config.model, modelFamily: model.config.family };
+    const optimizer = createOptimizer(t.optimizer, t.weightDecay);
+    const fingerprint = tuneFingerprint(config);
+    let start = { completedSteps: 0, consumed: 0 };
+    const checkpoint = findCheckpoint(ctx.runDir);
+    if (checkpoint !== undefined) {
+      if (checkpoint.state.fingerprint !== fingerprint) {
+        throw new TaskError(`${checkpoint.dir}: this checkpoint was written with other model/data/peft/train settings; resume it with the config it was started with`, 'resume');
+      }
+      restoreCheckpoint(checkpoint, lora, optimizer);
+      start = { completedSteps: checkpoint.state.step, consumed: checkpoint.state.consumed };
+      truncateMetricsForResume(ctx.runDir, start.completedSteps);
+      ctx.log('info', `resuming from ${checkpoint.dir} (step ${start.completedSteps} of ${t.steps})`);
+    }
+    ctx.log('info', `LoRA r=${config.peft.r} alpha=${config.peft.alpha} on ${lora.modules.size} projections (${lora.parameterCount()} trainable values); ` +
+      `${setup.train.length} training examples, sequence length ${setup.trainSeq}`);
+    const trainer = new Trainer(runner, optimizer, setup.train, setup.trainSeq, setup.padId, {
+      steps: t.steps, batchSize: t.batchSize, gradAccum: t.gradAccum, lr: t.lr, warmupSteps: t.warmupSteps, decay: t.decay,
+      maxGradNorm: t.maxGradNorm, seed: t.seed, evalEvery: t.evalEvery, checkpointEvery: t.checkpointEvery,
+    }, start);
+    const writeCheckpoint = (completedSteps: number, consumed: number): string =>
+      saveCheckpoint(ctx.runDir, { step: completedSteps, consumed, seed: t.seed, rng: 'derived from seed, step and micro-batch', optimizer: t.optimizer, fingerprint }, lora, optimizer, info);
+    const unregister = ctx.onCancel(() => {
+      const p = trainer.progress();
+      const dir = writeCheckpoint(p.completedSteps, p.consumed);
+      ctx.log('warn', `cancelled after step ${p.completedSteps - 1}: checkpoint ${dir} (resume with peft-lab run <config> --resume ${ctx.runDir})`);
+    });
+    const evalRecord = async (step: number): Promise<Record<string, number>> => {
+      const metrics = await evaluateSetup(setup, config);
+      if (Object.keys(metrics).length > 0) ctx.emitMetric({ type: 'eval', step, ...metrics } satisfies MetricRecord);
+      return metrics;
+    };
+    const steps: StepRecord[] = [];
+    try {
+      await trainer.run({
+        onStep: (r) => {
+          steps.push(r);
+          ctx.emitMetric({ ...r });
+          ctx.progress(r.step / t.steps, `step ${r.step + 1}/${t.steps} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)}`);
+        },
+        evaluate: async (step) => void (await evalRecord(step)),
+        checkpoint: (n, consumed) => void writeCheckpoint(n, consumed),
+        throwIfCancelled: () => ctx.throwIfCancelled(),
+      });
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) {
+        throw new TaskError(`${e.message}; the last good checkpoint (after ${e.step} completed steps) is in ${path.join(ctx.runDir, 'checkpoints')}`, `train step ${e.step}`);
+      }
+      throw e;
+    } finally {
+      unregister();
+    }
+    const done = trainer.progress();
+    writeCheckpoint(done.completedSteps, done.consumed);
+    const adapterDir = path.join(ctx.runDir, ADAPTER_DIR);
+    saveAdapter(adapterDir, lora, info);
+    ctx.artifact(adapterDir, 'adapter');
+    ctx.progress(1, 'evaluating');
+    const evalMetrics = await evalRecord(t.steps - 1);
+    const first = steps[0];
+    const last = steps[steps.length - 1];
+    const msPerStep = steps.length > 0 ? steps.reduce((a, r) => a + r.ms, 0) / steps.length : 0;
+    if (first !== undefined && last !== undefined) ctx.log('info', `training loss ${first.loss.toFixed(4)} (step ${first.step}) -> ${last.loss.toFixed(4)} (step ${last.step}), ${msPerStep.toFixed(1)} ms/step`);
+    const provider = runner.provider;
+    return {
+      ...(provider === undefined ? {} : { device: { requested: provider.requested, used: provider.used, ...(provider.fallbackReason === undefined ? {} : { fallbackReason: provider.fallbackReason }) } }),
+      metrics: {
+        steps: t.steps,
+        ...(start.completedSteps > 0 ? { resumedFromStep: start.completedSteps } : {}),
+        ...(first === undefined ? {} : { firstLoss: first.loss }),
+        ...(last === undefined ? {} : { finalLoss: last.loss }),
+        msPerStep,
+        trainableParams: lora.parameterCount(),
+        ...evalMetrics,
+      },
+      adapter: adapterDir,
+    };
+  } finally {
+    await setup.dispose();
+  }
+}
