@@ -1,3 +1,4 @@
 export * from './runFiles';
 export * from './worker';
 export * from './panels';
+export * from './diagnostics';

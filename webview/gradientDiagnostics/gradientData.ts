@@ -1,6 +1,6 @@
 // Gradient diagnostics panel data: how well the emulator preserves the adapters' gradients (cosine similarity
 // and relative error vs the full model, before and after tuning; GradOT's goal) and the loss gap. Pure.
-import type { AdapterDiagnostic, DiagnosticsFile } from '../../src/extension/panels/diagnosticsMessages';
+import type { AdapterDiagnostic, DiagnosticsFile } from '../../src/protocol/diagnostics';
 
 export interface AdapterSeries {
   names: string[];

@@ -1,7 +1,7 @@
 // Gradient diagnostics panel: per adapter, the cosine similarity and relative error between its gradient on the
 // emulator and on the full model, before and after tuning (GradOT keeps these close), and the loss gap.
 import type { RunData } from '../../src/protocol';
-import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/extension/panels/diagnosticsMessages';
+import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/protocol/diagnostics';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
 import { formatNumber } from '../run/runData';

@@ -1,7 +1,7 @@
 // Rank choices panel: what the emulator kept of each compressed module (GradOT DRD for attention ranks, SCP for
 // MLP channels), and one module's spectrum with the kept components marked beside their GCS.
 import type { RunData } from '../../src/protocol';
-import { parseDiagnosticsMessage, type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/extension/panels/diagnosticsMessages';
+import { parseDiagnosticsMessage, type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/protocol/diagnostics';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
 import { formatNumber } from '../run/runData';

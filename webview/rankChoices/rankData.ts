@@ -1,6 +1,6 @@
 // Rank choices panel data from diagnostics.json's modules: what each compressed module kept of its rank
 // (attention, DRD) or channels (MLP, SCP), and the spectrum with the kept components marked. Pure.
-import type { ModuleDiagnostic } from '../../src/extension/panels/diagnosticsMessages';
+import type { ModuleDiagnostic } from '../../src/protocol/diagnostics';
 
 export interface ModuleRow {
   name: string;

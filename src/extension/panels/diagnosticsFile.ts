@@ -1,7 +1,7 @@
 // Reads a run's diagnostics.json into the message the Rank choices / Gradient diagnostics panels take.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseDiagnosticsFile, type DiagnosticsMessage } from './diagnosticsMessages';
+import { parseDiagnosticsFile, type DiagnosticsMessage } from '../../protocol/diagnostics';
 
 export const diagnosticsFileName = 'diagnostics.json';
 

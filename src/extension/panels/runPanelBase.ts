@@ -8,7 +8,7 @@ import { parseWebviewMessage, type HostToWebviewMessage, type JobEvent, type Pan
 import { describeError } from '../errors';
 import type { JobManager } from '../jobs/jobManager';
 import type { Log } from '../log';
-import type { DiagnosticsMessage } from './diagnosticsMessages';
+import type { DiagnosticsMessage } from '../../protocol/diagnostics';
 import { panelTitle } from './panelTitle';
 import { buildWebviewHtml, createNonce } from './webviewHtml';
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { parseDiagnosticsFile, parseDiagnosticsMessage, type ModuleDiagnostic } from '../../../src/extension/panels/diagnosticsMessages';
+import { parseDiagnosticsFile, parseDiagnosticsMessage, type ModuleDiagnostic } from '../../../src/protocol/diagnostics';
 import { keptFractionByLayer, moduleRows, spectrumOf } from '../../../webview/rankChoices/rankData';
 import { adapterMeans, adapterSeries, lossEntries } from '../../../webview/gradientDiagnostics/gradientData';
 

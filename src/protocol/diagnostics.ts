@@ -1,8 +1,7 @@
 // diagnostics.json (issue 7: gradient-preservation diagnostics of an offsite emulator) and the message that
 // carries it to the Rank choices / Gradient diagnostics panels. Pure zod, bundled by the webviews too.
-// Meant to move into src/protocol (runFiles.ts / panels.ts) when their owner adopts it.
 import { z } from 'zod';
-import { formatZodError } from '../../protocol';
+import { formatZodError } from './runFiles';
 
 const finite = z.number().finite();
 
