@@ -29,8 +29,9 @@ function isMethod(m: string): m is EmulatorMethod {
   return (EMULATOR_METHODS as readonly string[]).includes(m);
 }
 
-const method = arg('method', 'gradot');
-if (!isMethod(method)) throw new Error(`--method must be one of ${EMULATOR_METHODS.join(', ')}`);
+const methodArg = arg('method', 'gradot');
+if (!isMethod(methodArg)) throw new Error(`--method must be one of ${EMULATOR_METHODS.join(', ')}`);
+const method: EmulatorMethod = methodArg;
 const layers = Number(arg('layers', '12'));
 const [rows, seq] = arg('support', '8x64').split('x').map(Number) as [number, number];
 const threads = Number(arg('threads', '0'));

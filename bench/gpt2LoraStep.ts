@@ -19,12 +19,12 @@ export interface Gpt2StepConfig {
   vocab: number;
   loraRank: number;
   loraAlpha: number;
-  /** How the LM head and loss are built (see lmHeadLoss.ts); 'library' = the graph library's crossEntropy. */
+  /** How the LM head and loss are built (see lmHeadLoss.ts); 'lmHeadCrossEntropy' = the graph library's fused op. */
   lmHeadLoss: LmHeadLossVariant;
 }
 
 export const GPT2_SMALL_STEP: Gpt2StepConfig = {
-  layers: 12, dModel: 768, heads: 12, batch: 4, seq: 128, vocab: 50257, loraRank: 8, loraAlpha: 16, lmHeadLoss: 'library',
+  layers: 12, dModel: 768, heads: 12, batch: 4, seq: 128, vocab: 50257, loraRank: 8, loraAlpha: 16, lmHeadLoss: 'lmHeadCrossEntropy',
 };
 
 interface CountedMatMul { m: number; k: number; n: number; count: number; backwardFactor: number }

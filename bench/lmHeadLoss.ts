@@ -1,19 +1,23 @@
-// Candidate fusions of the tied LM head with the cross-entropy, measured against the graph library's
-// crossEntropy (bench `--only=tail`). Both keep crossEntropy's semantics (mean over kept tokens, ignore-index)
-// and differ only in the backward pass:
-//   library:  dlogits = exp(logp) * w - onehot * w  (Exp over [T,V], broadcast Mul over [T,V], ScatterElements),
+// Ways to build the tied LM head with the cross-entropy, compared by `--only=tail`. All keep crossEntropy's
+// semantics (mean over kept tokens, ignore-index) and differ only in the backward pass:
+//   lmHeadCrossEntropy: the graph library's fused op (the default; see src/engine/graph/loss.ts): like 'fused'
+//             below, with P = exp(logsoftmax) from the exact forward and dh = (P wte - wte[label]) * w, so no
+//             [T,V] ScatterElements is needed.
+//   crossEntropy:  the graph library's crossEntropy over Gemm logits: dlogits = exp(logp) * w - onehot * w  (Exp over [T,V], broadcast Mul over [T,V], ScatterElements),
 //             then dh = dlogits @ wte
 //   fused:    dh = ((softmax - onehot) @ wte) * w  -- the per-row weight w = keep / n * dL moves past the Gemm,
 //             so it scales [T,d] instead of [T,V]; the probabilities come from one Softmax kernel.
-//   'reuse' keeps the forward's Softmax output for the backward (loss = -log(max(p_label, 1e-30)): finite and
+//   (the prototypes of lmHeadCrossEntropy) 'reuse' keeps the forward's Softmax output for the backward (loss = -log(max(p_label, 1e-30)): finite and
 //   equal to the exact value while the label's probability is above 1e-30); 'recompute' keeps LogSoftmax in
 //   the forward (exact) and recomputes Softmax(logits) in the backward.
-import { attr, crossEntropy, type GraphBuilder, type Tensor } from '../src/engine/graph';
+import { attr, crossEntropy, lmHeadCrossEntropy, type GraphBuilder, type Tensor } from '../src/engine/graph';
 
-export type LmHeadLossVariant = 'library' | 'fused-recompute' | 'fused-reuse';
+export const LM_HEAD_LOSS_VARIANTS = ['lmHeadCrossEntropy', 'crossEntropy', 'fused-recompute', 'fused-reuse'] as const;
+export type LmHeadLossVariant = (typeof LM_HEAD_LOSS_VARIANTS)[number];
 
 export function lmHeadLoss(b: GraphBuilder, hidden: Tensor, wte: Tensor, labels: Tensor, variant: LmHeadLossVariant, ignoreIndex = -100): Tensor {
-  if (variant === 'library') return crossEntropy(b, b.gemm(hidden, wte, undefined, { transB: true }), labels, { ignoreIndex });
+  if (variant === 'lmHeadCrossEntropy') return lmHeadCrossEntropy(b, hidden, wte, labels, { ignoreIndex });
+  if (variant === 'crossEntropy') return crossEntropy(b, b.gemm(hidden, wte, undefined, { transB: true }), labels, { ignoreIndex });
   const [n, v] = [hidden.shape[0] ?? 0, wte.shape[0] ?? 0];
   const dtype = hidden.dtype;
   const parts = b.untaped(() => {

@@ -65,6 +65,22 @@ export interface TuneTrain {
   evalBatchSize: number;
 }
 
+/** Which layers train each step (src/engine/ist/selection.ts). */
+export type LayerSelection = 'uniform' | 'ist' | 'random' | 'lisa';
+
+/** The `ist` block: IST's settings (defaults of the authors' code, IST_DEFAULTS in src/engine/ist). */
+export interface TuneIst {
+  updateRatio: number;
+  suppressRatio: number;
+  interval: number;
+  rollouts: number;
+  scoreLr: number;
+  suppressionFactor: number;
+  scoreBatch: number;
+  /** Train sessions per shape bucket for the truncated backward pass (LayerSelector's backwardSessions). */
+  backwardSessions: number;
+}
+
 /** LoRA fine-tuning (src/engine/tasks/tune.ts). */
 export interface TuneConfig extends ConfigBase {
   task: 'tune';
@@ -73,6 +89,8 @@ export interface TuneConfig extends ConfigBase {
   data: TuneData;
   peft: TunePeft;
   train: TuneTrain;
+  layerSelection: LayerSelection;
+  ist: TuneIst;
 }
 
 export type ExperimentConfig = DeviceCheckConfig | TuneConfig;

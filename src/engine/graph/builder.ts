@@ -517,8 +517,9 @@ export class GraphBuilder {
   }
 
   /**
-   * ONNX LayerNormalization over axes [axis, rank); scale (and bias) have the normalised shape. Only output 0
-   * is used: its Mean/InvStdDev outputs are float32 even in float64 graphs, so the backward recomputes them.
+   * ONNX LayerNormalization over axes [axis, rank); scale (and bias) have the normalised shape. In float32
+   * graphs the node also outputs Mean and InvStdDev for the backward to reuse; in float64 graphs those outputs
+   * would be float32 (ORT computes the statistics in float32), so the backward recomputes them instead.
    */
   layerNorm(x: Tensor, scale: Tensor, bias?: Tensor, options: { axis?: number; epsilon?: number } = {}): Tensor {
     const { axis = -1, epsilon = 1e-5 } = options;
@@ -533,7 +534,12 @@ export class GraphBuilder {
     }
     const ins = bias ? [x, scale, bias] : [x, scale];
     const attrs = { axis: attr.int(a), epsilon: attr.float(epsilon) };
-    return this.emit('LayerNormalization', ins, [{ dtype: x.dtype, shape: x.shape }], attrs, red.layerNormGrad(a, epsilon))[0];
+    const outs = [{ dtype: x.dtype, shape: x.shape }];
+    if (x.dtype === 'float32') {
+      const statShape = x.shape.map((d, i) => (i < a ? d : 1));
+      outs.push({ dtype: 'float32', shape: statShape }, { dtype: 'float32', shape: statShape });
+    }
+    return this.emit('LayerNormalization', ins, outs, attrs, red.layerNormGrad(a, epsilon))[0];
   }
 
   // ---------------------------------------------------------------- helpers

@@ -53,7 +53,8 @@ export {
   silu,
   swiglu,
 } from './composites';
-export { crossEntropy } from './loss';
+export { crossEntropy, lmHeadCrossEntropy } from './loss';
+export type { LmHeadCrossEntropyOptions } from './loss';
 export { perExampleLinearGradient, secondMoment } from './perExample';
 export {
   DEFAULT_ALIGNMENT_BYTES,

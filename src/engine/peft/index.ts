@@ -6,7 +6,7 @@
  *   // graph inputs: lora.<path>.A [r, in], lora.<path>.B [out, r] (trainable), lora.<path>.dropout_mask [tokens, in]
  *   saveAdapter(dir, lora, { baseModel, modelFamily });  applyAdapterWeights(lora, loadAdapter(dir));
  */
-export { LoraAdapter, dropoutMask, kaimingUniformBound, loraInputNames, loraScaling, type LoraModule, type LoraSpec } from './lora';
+export { LoraAdapter, LORA_LAYER_SCALE_INPUT, dropoutMask, kaimingUniformBound, loraInputNames, loraScaling, type LoraModule, type LoraSpec } from './lora';
 export {
   ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, applyAdapterWeights, loadAdapter, peftKey, saveAdapter,
   type AdapterConfigJson, type LoadedAdapter,

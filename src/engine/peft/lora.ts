@@ -45,6 +45,9 @@ export function kaimingUniformBound(fanIn: number, a = Math.sqrt(5)): number {
   return Math.sqrt(2 / (1 + a * a)) * Math.sqrt(3 / fanIn);
 }
 
+/** Graph input [L] of per-layer multipliers of the LoRA output (see LoraAdapter.hook's layerScaleCount). */
+export const LORA_LAYER_SCALE_INPUT = 'lora_layer_scale';
+
 /** Graph input names of a module's tensors. */
 export function loraInputNames(path: string): { a: string; b: string; mask: string } {
   return { a: `lora.${path}.A`, b: `lora.${path}.B`, mask: `lora.${path}.dropout_mask` };
@@ -98,9 +101,13 @@ export class LoraAdapter {
    * A LinearHook that wraps the targeted projections. With `train`, dropout p > 0 adds an input mask
    * [tokens, in] per module (values 0 or 1; the graph divides by 1 - p), so the seeded mask is drawn in TypeScript.
    * `dtype` float64 is for gradient checks; the feeds are then converted by the caller.
+   * With `layerScaleCount` = L, the graph gets one more input LORA_LAYER_SCALE_INPUT [L] whose entry l multiplies
+   * the LoRA output of every module in layer l (IST's suppression rollouts feed 1 everywhere but the suppressed
+   * layers, so one session serves every suppression set).
    */
-  hook(options: { train: boolean; dtype?: 'float32' | 'float64'; scaleInputs?: boolean }): LinearHook {
+  hook(options: { train: boolean; dtype?: 'float32' | 'float64'; layerScaleCount?: number }): LinearHook {
     const dtype = options.dtype ?? 'float32';
+    let layerScale: Tensor | undefined;
     return (g: GraphBuilder, site: LinearSite): Tensor => {
       const base = site.base();
       if (!this.matches(site)) return base;
@@ -117,7 +124,15 @@ export class LoraAdapter {
       const down = g.gemm(x, a, undefined, { transB: true });
       const up = g.gemm(down, b, undefined, { transB: true });
       const scale = this.scaling * (this.scaleOverrides.get(site.path) ?? 1);
-      return g.add(base, g.mul(up, scale));
+      let delta = g.mul(up, scale);
+      if (options.layerScaleCount !== undefined) {
+        if (site.layer < 0 || site.layer >= options.layerScaleCount) {
+          throw new Error(`LoRA ${site.path}: layer ${site.layer} is outside the ${options.layerScaleCount} entries of ${LORA_LAYER_SCALE_INPUT}`);
+        }
+        layerScale ??= g.input(LORA_LAYER_SCALE_INPUT, dtype, [options.layerScaleCount]);
+        delta = g.mul(delta, g.slice(layerScale, [site.layer], [site.layer + 1], [0]));
+      }
+      return g.add(base, delta);
     };
   }
 

@@ -11,6 +11,7 @@ import { multipleChoiceAccuracy, perplexity } from '../eval';
 import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
 import { applyAdapterWeights, loadAdapter, saveAdapter } from '../peft/adapterFormat';
+import { layerBudget, LayerSelector } from '../ist';
 import { LoraAdapter } from '../peft/lora';
 import { writeFileAtomic } from '../runs/atomic';
 import { RUN_FILES } from '../runs/layout';
@@ -123,7 +124,7 @@ export async function evaluateSetup(setup: TuneSetup, config: TuneConfig): Promi
 /** The settings a checkpoint must share with the config that resumes it. */
 export function tuneFingerprint(config: TuneConfig): string {
   const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, ...train } = config.train;
-  return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train });
+  return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train, layerSelection: config.layerSelection, ist: config.ist });
 }
 
 /** Keeps metrics.jsonl lines before the resumed step (a crash may have left step records past the checkpoint). */
@@ -151,6 +152,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const t = config.train;
     const info = { baseModel: config.model, modelFamily: model.config.family };
     const optimizer = createOptimizer(t.optimizer, t.weightDecay);
+    const selector = new LayerSelector(config.layerSelection, runner.layerCount, config.ist, t.seed, undefined, config.ist.backwardSessions);
     const fingerprint = tuneFingerprint(config);
     let start = { completedSteps: 0, consumed: 0 };
     const checkpoint = findCheckpoint(ctx.runDir);
@@ -159,6 +161,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
         throw new TaskError(`${checkpoint.dir}: this checkpoint was written with other model/data/peft/train settings; resume it with the config it was started with`, 'resume');
       }
       restoreCheckpoint(checkpoint, lora, optimizer);
+      if (checkpoint.state.istScores !== undefined) selector.restoreScores(checkpoint.state.istScores);
       start = { completedSteps: checkpoint.state.step, consumed: checkpoint.state.consumed };
       truncateMetricsForResume(ctx.runDir, start.completedSteps);
       ctx.log('info', `resuming from ${checkpoint.dir} (step ${start.completedSteps} of ${t.steps})`);
@@ -168,9 +171,15 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const trainer = new Trainer(runner, optimizer, setup.train, setup.trainSeq, setup.padId, {
       steps: t.steps, batchSize: t.batchSize, gradAccum: t.gradAccum, lr: t.lr, warmupSteps: t.warmupSteps, decay: t.decay,
       maxGradNorm: t.maxGradNorm, seed: t.seed, evalEvery: t.evalEvery, checkpointEvery: t.checkpointEvery,
-    }, start);
+    }, start, selector);
+    if (config.layerSelection !== 'uniform') {
+      ctx.log('info', `layer selection ${config.layerSelection}: ${layerBudget(config.ist.updateRatio, runner.layerCount)} of ${runner.layerCount} layers per step`);
+    }
     const writeCheckpoint = (completedSteps: number, consumed: number): string =>
-      saveCheckpoint(ctx.runDir, { step: completedSteps, consumed, seed: t.seed, rng: 'derived from seed, step and micro-batch', optimizer: t.optimizer, fingerprint }, lora, optimizer, info);
+      saveCheckpoint(ctx.runDir, {
+        step: completedSteps, consumed, seed: t.seed, rng: 'derived from seed, step and micro-batch', optimizer: t.optimizer, fingerprint,
+        ...(config.layerSelection === 'ist' ? { istScores: selector.scores } : {}),
+      }, lora, optimizer, info);
     const unregister = ctx.onCancel(() => {
       const p = trainer.progress();
       const dir = writeCheckpoint(p.completedSteps, p.consumed);
@@ -189,6 +198,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
           ctx.emitMetric({ ...r });
           ctx.progress(r.step / t.steps, `step ${r.step + 1}/${t.steps} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)}`);
         },
+        onImportance: (r) => ctx.emitMetric({ ...r }),
         evaluate: async (step) => void (await evalRecord(step)),
         checkpoint: (n, consumed) => void writeCheckpoint(n, consumed),
         throwIfCancelled: () => ctx.throwIfCancelled(),
@@ -222,9 +232,16 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
         ...(last === undefined ? {} : { finalLoss: last.loss }),
         msPerStep,
         trainableParams: lora.parameterCount(),
+        optimizerStateBytes: optimizer.stateBytes(),
         ...evalMetrics,
       },
       adapter: adapterDir,
+      memory: {
+        trainableParameters: lora.parameterCount(),
+        optimizerStateBytes: optimizer.stateBytes(),
+        // ru_maxrss is in kilobytes on Linux.
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      },
     };
   } finally {
     await setup.dispose();

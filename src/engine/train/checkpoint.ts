@@ -28,6 +28,8 @@ export interface TrainState {
   readonly optimizer: 'adamw' | 'sgd';
   /** Fingerprint of the settings that must match on resume (model, data, peft, train). */
   readonly fingerprint: string;
+  /** IST layer scores after the completed steps (runs with layerSelection ist). */
+  readonly istScores?: number[];
 }
 
 export interface CheckpointInfo {
@@ -76,9 +78,16 @@ export function findCheckpoint(runDir: string): CheckpointInfo | undefined {
   const optimizer = raw.optimizer;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new Error(`${stateFile}: $.optimizer must be adamw or sgd`);
   if (typeof raw.fingerprint !== 'string') throw new Error(`${stateFile}: $.fingerprint must be a string`);
+  const scores = raw.istScores;
+  if (scores !== undefined && !(Array.isArray(scores) && scores.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new Error(`${stateFile}: $.istScores must be an array of finite numbers`);
+  }
   return {
     dir,
-    state: { step: int('step'), consumed: int('consumed'), seed: int('seed'), rng: 'derived from seed, step and micro-batch', optimizer, fingerprint: raw.fingerprint },
+    state: {
+      step: int('step'), consumed: int('consumed'), seed: int('seed'), rng: 'derived from seed, step and micro-batch', optimizer, fingerprint: raw.fingerprint,
+      ...(scores === undefined ? {} : { istScores: scores.map(Number) }),
+    },
   };
 }
 

@@ -2,7 +2,14 @@
 //  - train: loss = mean cross-entropy over the kept next-token targets, plus dL/dA, dL/dB of every LoRA module
 //    (autodiff only reaches the LoRA inputs: the base weights are initializers, never differentiated);
 //  - score: the log-probability of each target token [batch * seq] (0 where the target is ignored), for
-//    perplexity and multiple-choice log-likelihoods.
+//    perplexity, multiple-choice log-likelihoods and IST's suppression rollouts (score graphs built by the runner
+//    take a per-layer LoRA scale input [L], 1 normally).
+// Sparse layer training (IST and its baselines): a train graph built with `gradFromLayer` = l differentiates only
+// the LoRA inputs of layers >= l, so the backward pass stops at layer l (autodiff only emits the nodes on paths
+// from the loss to `wrt`; below l nothing is differentiated at all). The runner keeps one train session per
+// (batch, seq, l), at most L per bucket; differentiating exactly the selected set would need one session per
+// subset (C(L, n) of them), while the extra cost of this scheme is only the small dA/dB products of the unselected
+// layers above l: the activation gradient must pass through those layers anyway to reach layer l.
 import { gradients } from '../graph/autodiff';
 import type { GraphBuilder } from '../graph/builder';
 import { crossEntropy } from '../graph/loss';
@@ -11,7 +18,7 @@ import { IGNORE_INDEX } from '../data/examples';
 import type { TrainBatch } from '../data/batches';
 import { buildCausalLm, INPUT_NAMES } from '../models/causalLm';
 import type { LoadedModel } from '../models/model';
-import { dropoutMask, loraInputNames, type LoraAdapter } from '../peft/lora';
+import { dropoutMask, LORA_LAYER_SCALE_INPUT, loraInputNames, type LoraAdapter } from '../peft/lora';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
 import type { Rng } from '../util/random';
 
@@ -26,13 +33,20 @@ export interface LoraGraphOptions {
   readonly dtype?: 'float32' | 'float64';
   /** Apply LoRA dropout (train graphs; default true for train). */
   readonly dropout?: boolean;
+  /** Train graphs: differentiate only the LoRA inputs of layers >= this (default 0: all). */
+  readonly gradFromLayer?: number;
+  /** Add the per-layer LoRA scale input LORA_LAYER_SCALE_INPUT [model layers] (default false). */
+  readonly layerScale?: boolean;
 }
 
 /** Builds the graph; the adapter's modules are created on the first build. */
 export function buildLoraGraph(model: LoadedModel, lora: LoraAdapter, o: LoraGraphOptions): GraphBuilder {
   const dtype = o.dtype ?? 'float32';
   const sites: string[] = [];
-  const hook = lora.hook({ train: o.kind === 'train' && (o.dropout ?? true), dtype });
+  const hook = lora.hook({
+    train: o.kind === 'train' && (o.dropout ?? true), dtype,
+    ...(o.layerScale === true ? { layerScaleCount: model.config.numLayers } : {}),
+  });
   const graph = buildCausalLm(model, {
     batch: o.batch, seq: o.seq, dtype,
     linearHook: (g, site) => {
@@ -48,7 +62,17 @@ export function buildLoraGraph(model: LoadedModel, lora: LoraAdapter, o: LoraGra
   if (o.kind === 'train') {
     const loss = crossEntropy(b, logits, targets, { ignoreIndex: IGNORE_INDEX });
     b.output(loss, LOSS_OUTPUT);
-    gradients(b, loss);
+    const from = o.gradFromLayer ?? 0;
+    if (from === 0) {
+      gradients(b, loss);
+    } else {
+      const names = new Set(lora.ordered().filter((m) => m.layer >= from).flatMap((m) => {
+        const n = loraInputNames(m.path);
+        return [n.a, n.b];
+      }));
+      if (names.size === 0) throw new Error(`LoRA train graph: no adapted module in layers >= ${from}`);
+      gradients(b, loss, { wrt: b.trainableInputs.filter((t) => names.has(t.name)) });
+    }
   } else {
     b.untaped(() => {
       const logp = b.logSoftmax(logits, 1);
@@ -96,13 +120,17 @@ export class LoraRunner {
 
   constructor(readonly model: LoadedModel, readonly lora: LoraAdapter, private readonly settings: SessionSettings) {}
 
-  /** Builds (once) the graph for a bucket; building the first one creates the adapter's modules. */
-  session(kind: 'train' | 'score', batch: number, seq: number): Promise<RuntimeSession> {
-    const key = `${kind}|${batch}|${seq}`;
+  /**
+   * Builds (once) the graph for a bucket; building the first one creates the adapter's modules. Train sessions
+   * differentiate the layers >= gradFromLayer only; score sessions take the per-layer LoRA scale input.
+   */
+  session(kind: 'train' | 'score', batch: number, seq: number, gradFromLayer = 0): Promise<RuntimeSession> {
+    const from = kind === 'train' ? gradFromLayer : 0;
+    const key = `${kind}|${batch}|${seq}|${from}`;
     let s = this.sessions.get(key);
     if (s === undefined) {
-      const b = buildLoraGraph(this.model, this.lora, { kind, batch, seq });
-      const label = `${this.model.config.modelType} lora ${kind} b${batch} s${seq}`;
+      const b = buildLoraGraph(this.model, this.lora, { kind, batch, seq, gradFromLayer: from, layerScale: kind === 'score' });
+      const label = `${this.model.config.modelType} lora ${kind} b${batch} s${seq}${from > 0 ? ` from layer ${from}` : ''}`;
       s = createSession({ bytes: toModelBytes(b) }, { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label })
         .then((session) => {
           this.provider ??= session.provider;
@@ -125,13 +153,20 @@ export class LoraRunner {
     return feeds;
   }
 
-  /** Loss and gradients (in the order of lora.ordered(): A then B per module) on one batch. */
-  async trainStep(batch: TrainBatch, dropout: Rng): Promise<{ loss: number; grads: Float32Array[] }> {
-    const session = await this.session('train', batch.batch, batch.seq);
+  /**
+   * Loss and gradients (in the order of lora.ordered(): A then B per module) on one batch. With gradFromLayer
+   * = l > 0 only modules of layers >= l get gradients; the others' entries are empty arrays (length 0).
+   */
+  async trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer = 0): Promise<{ loss: number; grads: Float32Array[] }> {
+    const session = await this.session('train', batch.batch, batch.seq, gradFromLayer);
     const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(dropout, batch.batch * batch.seq) });
     const loss = result.get(LOSS_OUTPUT, 'float32', []).data[0] ?? Number.NaN;
     const grads: Float32Array[] = [];
     for (const m of this.lora.ordered()) {
+      if (m.layer < gradFromLayer) {
+        grads.push(new Float32Array(0), new Float32Array(0));
+        continue;
+      }
       const names = loraInputNames(m.path);
       grads.push(result.get(gradOutputName(names.a), 'float32', [this.lora.spec.r, m.inFeatures]).data);
       grads.push(result.get(gradOutputName(names.b), 'float32', [m.outFeatures, this.lora.spec.r]).data);
@@ -139,16 +174,45 @@ export class LoraRunner {
     return { loss, grads };
   }
 
-  /** log p(target) per position [batch * seq], 0 where the target is ignored. */
-  async tokenLogprobs(batch: TrainBatch): Promise<Float32Array> {
+  /** Number of decoder layers (the length of the per-layer LoRA scale). */
+  get layerCount(): number {
+    return this.model.config.numLayers;
+  }
+
+  /**
+   * log p(target) per position [batch * seq], 0 where the target is ignored, in inference mode (no dropout).
+   * `layerScale` [L] multiplies each layer's LoRA output (default all 1).
+   */
+  async tokenLogprobs(batch: TrainBatch, layerScale?: Float32Array): Promise<Float32Array> {
     const session = await this.session('score', batch.batch, batch.seq);
-    const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(undefined, 0) });
+    const L = this.layerCount;
+    const scale = layerScale ?? new Float32Array(L).fill(1);
+    if (scale.length !== L) throw new Error(`${LORA_LAYER_SCALE_INPUT}: ${scale.length} values for a model of ${L} layers`);
+    const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(undefined, 0), [LORA_LAYER_SCALE_INPUT]: hostTensor(LORA_LAYER_SCALE_INPUT, scale, [L]) });
     return result.get(LOGPROB_OUTPUT, 'float32', [batch.batch * batch.seq]).data;
+  }
+
+  /** Mean cross-entropy over the kept targets (as the train graph's loss), in float64, with the given layer scale. */
+  async meanLoss(batch: TrainBatch, layerScale?: Float32Array): Promise<number> {
+    const logp = await this.tokenLogprobs(batch, layerScale);
+    let sum = 0;
+    let kept = 0;
+    batch.targets.forEach((t, i) => {
+      if (t === IGNORE_INDEX) return;
+      sum -= logp[i] ?? 0;
+      kept += 1;
+    });
+    return kept > 0 ? sum / kept : 0;
   }
 
   /** Parameters in gradient order. */
   parameters(): Float32Array[] {
     return this.lora.ordered().flatMap((m) => [m.a, m.b]);
+  }
+
+  /** The decoder layer of each parameter, in gradient order. */
+  parameterLayers(): number[] {
+    return this.lora.ordered().flatMap((m) => [m.layer, m.layer]);
   }
 
   async dispose(): Promise<void> {

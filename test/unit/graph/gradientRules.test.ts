@@ -236,3 +236,26 @@ describe('graph: only paths from differentiated tensors to the loss are differen
     assert.deepEqual(backward.map((n) => n.opType), ['Reshape', 'Expand', 'Mul', 'Gemm', 'Identity']);
   });
 });
+
+describe('graph: LayerNormalization backward statistics', () => {
+  /** Op types of the backward of loss = sum(LayerNorm(x)) in the given dtype. */
+  function backwardOps(dtype: 'float32' | 'float64'): { forwardOutputs: number; ops: string[] } {
+    const b = new GraphBuilder();
+    const x = b.input('x', dtype, [2, 3, 4], { trainable: true });
+    const y = b.layerNorm(x, b.constant(dtype, [4], [1, 2, 3, 4]), b.constant(dtype, [4], [0, 0, 1, 1]));
+    const loss = b.reduceSum(y, [0, 1, 2], false);
+    const forward = b.nodes.length;
+    const forwardOutputs = b.nodes.find((n) => n.opType === 'LayerNormalization')?.outputs.length ?? 0;
+    gradients(b, loss);
+    return { forwardOutputs, ops: b.nodes.slice(forward).map((n) => n.opType) };
+  }
+
+  it('float32 reuses the node\'s Mean/InvStdDev outputs; float64 recomputes them (those outputs would be float32)', () => {
+    const f32 = backwardOps('float32');
+    assert.equal(f32.forwardOutputs, 3);
+    assert.ok(!f32.ops.includes('Sqrt') && !f32.ops.includes('Reciprocal'), f32.ops.join(','));
+    const f64 = backwardOps('float64');
+    assert.equal(f64.forwardOutputs, 1);
+    assert.ok(f64.ops.includes('Sqrt') && f64.ops.includes('Reciprocal'), f64.ops.join(','));
+  });
+});

@@ -28,16 +28,24 @@ export function logSoftmaxGrad(axis: number): GradRule {
 /**
  * LayerNormalization over axes [axis, rank) (Ba et al. 2016). With xhat = (x - mu) rstd and dxhat = g scale:
  *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dscale = sum(g xhat),  dbias = sum(g)
- * where sums for the parameters run over the leading (non-normalised) axes. mu and rstd are recomputed here
- * because ORT's Mean/InvStdDev outputs are float32 even in float64 graphs.
+ * where sums for the parameters run over the leading (non-normalised) axes. mu and rstd are the node's
+ * Mean/InvStdDev outputs when it has them (float32 graphs); otherwise (float64 graphs, where those outputs
+ * would be float32) they are recomputed here.
  */
 export function layerNormGrad(axis: number, epsilon: number): GradRule {
-  return (b, { inputs: [x, scale, bias], dOutputs: [g], needs }) => {
+  return (b, { inputs: [x, scale, bias], outputs: [, mean, invStdDev], dOutputs: [g], needs }) => {
     const axes = x.shape.map((_, i) => i).filter((i) => i >= axis);
-    const xc = b.sub(x, b.reduceMean(x, axes, true));
-    const variance = b.reduceMean(b.mul(xc, xc), axes, true);
-    const rstd = b.reciprocal(b.sqrt(b.add(variance, epsilon)));
-    const xhat = b.mul(xc, rstd);
+    let xhat: Tensor;
+    let rstd: Tensor;
+    if (mean && invStdDev) {
+      rstd = invStdDev;
+      xhat = b.mul(b.sub(x, mean), rstd);
+    } else {
+      const xc = b.sub(x, b.reduceMean(x, axes, true));
+      const variance = b.reduceMean(b.mul(xc, xc), axes, true);
+      rstd = b.reciprocal(b.sqrt(b.add(variance, epsilon)));
+      xhat = b.mul(xc, rstd);
+    }
     const grads: (Tensor | null)[] = [null, null];
     if (needs[0]) {
       const dxhat = b.mul(g!, scale);

@@ -18,15 +18,21 @@ import { collectLayerOutputs, supportLoss } from '../stats/supportPasses';
 import { collectSupportStats } from '../stats/supportStats';
 import { intermediateSize, layerModules, layerPrefix, middleLayers } from '../stats/modules';
 import type { LinearStats } from '../gcs';
-import {
-  asOutIn, attentionMaps, drdAttention, magnitudeAttention, magnitudeMlp, scpMlp, weightOnly, type Timer,
-} from './compress';
+import { asOutIn, attentionMaps, magnitudeAttention, magnitudeMlp, weightOnly, type Timer } from './compress';
+import { drdAttentionFast, scpMlpFast } from './fastDrd';
+import { OrtProducts } from './ortProducts';
 import { writeEmulatorCheckpoint, type LayerCompression } from './checkpoint';
 import { EMULATOR_METHODS, type EmulatorOptions, type EmulatorPhase, type EmulatorResult, type ModuleDiagnostics } from './types';
 
 const DEFAULTS = { attentionRankRatio: 0.5, mlpChannelRatio: 0.5, keepTopRankRatio: 0.05, lambdaAttention: 1, lambdaMlp: 1, similarityTokens: 256 };
 
-function phaseTimer(): Timer & { timings: Record<EmulatorPhase, number>; timeAsync<T>(phase: EmulatorPhase, f: () => Promise<T>): Promise<T>; timeAny<T>(phase: EmulatorPhase, f: () => T): T } {
+interface PhaseTimer extends Timer {
+  readonly timings: Record<EmulatorPhase, number>;
+  timeAsync<T>(phase: EmulatorPhase, f: () => Promise<T>): Promise<T>;
+  timeAny<T>(phase: EmulatorPhase, f: () => T): T;
+}
+
+function phaseTimer(): PhaseTimer {
   const timings: Record<EmulatorPhase, number> = { stats: 0, svd: 0, selection: 0, write: 0, evaluate: 0 };
   const timeAny = <T>(phase: EmulatorPhase, f: () => T): T => {
     const t0 = performance.now();
@@ -103,17 +109,25 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
     case 'gradot': {
       const stats = await timer.timeAsync('stats', () => collectSupportStats(model, support, { layers: middle, ...pass }));
       fullLoss = stats.loss;
-      for (const l of middle) {
-        const prefix = layerPrefix(config, l);
-        const byPath = (rel: string): LinearStats => {
-          const s = stats.maps.get(`${prefix}${rel}`);
-          if (s === undefined) throw new Error(`GradOT: no statistics for ${prefix}${rel}`);
-          return s;
-        };
-        const attention = attentionMaps(config, byPath).map((m) => drdAttention(m, { attentionRankRatio: o.attentionRankRatio, keepTopRankRatio: o.keepTopRankRatio, lambda: o.lambdaAttention }, timer));
-        const mlp = scpMlp({ up: byPath(mods.mlp.up), ...(mods.mlp.gate !== undefined ? { gate: byPath(mods.mlp.gate) } : {}), down: byPath(mods.mlp.down) }, o.mlpChannelRatio, o.lambdaMlp, timer);
-        compressed.set(l, { attention, mlp });
-        modules.push(...attention.map((a) => attentionDiagnostics(prefix, l, a)), mlpDiagnostics(l, mlp.kept, mlp.gcs));
+      const ort = new OrtProducts(options.session);
+      try {
+        for (const l of middle) {
+          const prefix = layerPrefix(config, l);
+          const byPath = (rel: string): LinearStats => {
+            const s = stats.maps.get(`${prefix}${rel}`);
+            if (s === undefined) throw new Error(`GradOT: no statistics for ${prefix}${rel}`);
+            return s;
+          };
+          const attention = [];
+          for (const m of attentionMaps(config, byPath)) {
+            attention.push(await drdAttentionFast(m, { attentionRankRatio: o.attentionRankRatio, keepTopRankRatio: o.keepTopRankRatio, lambda: o.lambdaAttention }, ort, timer));
+          }
+          const mlp = await scpMlpFast({ up: byPath(mods.mlp.up), ...(mods.mlp.gate !== undefined ? { gate: byPath(mods.mlp.gate) } : {}), down: byPath(mods.mlp.down) }, o.mlpChannelRatio, o.lambdaMlp, ort, timer);
+          compressed.set(l, { attention, mlp });
+          modules.push(...attention.map((a) => attentionDiagnostics(prefix, l, a)), mlpDiagnostics(l, mlp.kept, mlp.gcs));
+        }
+      } finally {
+        await ort.dispose();
       }
       break;
     }

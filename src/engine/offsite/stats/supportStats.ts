@@ -12,6 +12,8 @@
  * the per-token empirical Fisher factor of the summed loss. Over batches, L = (sum_b n_b L_b) / (sum_b n_b) (the
  * mean over all support target tokens), so g = sum_b n_b g_b / sum_b n_b and loss likewise.
  * All matrices are returned as [out, in] (GPT-2 Conv1D weights [in, out] are transposed), in float64.
+ * The sums over batches are accumulated inside the graph (each run takes the running sums as inputs and returns
+ * them updated), so the large [inter, inter] factors of the MLPs never pass through JavaScript loops.
  */
 import type { TrainBatch } from '../../data/batches';
 import { gradients, toModelBytes, type GraphBuilder, type Tensor } from '../../graph';
@@ -20,7 +22,7 @@ import { buildCausalLm, INPUT_NAMES, type FloatType } from '../../models/causalL
 import type { LoadedModel } from '../../models/model';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import type { LinearStats } from '../gcs';
-import { createKfacAccumulator, kfacFactor, type KfacAccumulator } from '../kfac';
+import { createKfacAccumulator, kfacFactor } from '../kfac';
 import { transpose } from '../linalg/dense';
 
 export const IGNORE_INDEX = -100;
@@ -68,6 +70,10 @@ const names = {
   grad: (path: string) => `stats.g.${path}`,
   input: (path: string) => `stats.A.${path}`,
   output: (path: string) => `stats.G.${path}`,
+  /** The running sum fed back in for output `name`. */
+  running: (name: string) => `sum.${name}`,
+  gradScale: 'scale.g',
+  outputScale: 'scale.G',
 };
 
 /** sum_rows (r r^T) of v [rows, d] as a [d, d] graph tensor (Gemm with transA; no 1/n, batches are summed in TS). */
@@ -96,14 +102,20 @@ function buildStatsGraph(model: LoadedModel, batch: number, seq: number, layers:
   const loss = crossEntropy(b, logits, b.input(TARGETS, 'int64', [n]), { ignoreIndex: IGNORE_INDEX });
   b.output(loss, LOSS);
   const mask = b.cast(b.reshape(graph.attentionMask, [n, 1]), dtype);
-  for (const c of captured) b.output(gram(b, b.mul(c.x, mask)), names.input(c.site.path));
+  const gradScale = b.input(names.gradScale, dtype, []);
+  const outputScale = b.input(names.outputScale, dtype, []);
+  // running + increment, declared as the output `name` (the caller feeds it back as `sum.<name>`).
+  const accumulate = (name: string, increment: Tensor): void => {
+    b.output(b.add(b.input(names.running(name), dtype, increment.shape), increment), name);
+  };
+  for (const c of captured) accumulate(names.input(c.site.path), gram(b, b.mul(c.x, mask)));
   const { grads, hookGrads } = gradients(b, loss, { wrt: captured.map((c) => c.weight), hooks: captured.map((c) => c.y), addOutputs: false });
   for (const c of captured) {
     const g = grads.get(c.weight);
     const dy = hookGrads.get(c.y);
     if (g === undefined || dy === undefined) throw new Error(`stats graph: no gradient for ${c.site.path}`);
-    b.output(g, names.grad(c.site.path));
-    b.output(gram(b, dy), names.output(c.site.path));
+    accumulate(names.grad(c.site.path), b.mul(g, gradScale));
+    accumulate(names.output(c.site.path), b.mul(gram(b, dy), outputScale));
   }
   return { bytes: toModelBytes(b), sites };
 }
@@ -119,13 +131,6 @@ function feeds(batch: TrainBatch): Record<string, HostTensor> {
   };
 }
 
-/** Adds a batch's sum of outer products (already summed over its `count` rows) with row scale c: sum += c^2 S. */
-function addOuterSum(acc: KfacAccumulator, sum: ArrayLike<number>, count: number, scale: number): void {
-  const s2 = scale * scale;
-  for (let i = 0; i < acc.sum.length; i++) acc.sum[i] = (acc.sum[i] as number) + s2 * (sum[i] as number);
-  acc.count += count;
-}
-
 function countTargets(batch: TrainBatch): number {
   let n = 0;
   for (const t of batch.targets) if (t !== IGNORE_INDEX) n += 1;
@@ -139,12 +144,16 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
   const layerSet = new Set(options.layers);
   const sessions = new Map<string, { session: RuntimeSession; sites: Site[] }>();
   let sites: Site[] | undefined;
-  const grad = new Map<string, Float64Array>();
-  const accA = new Map<string, KfacAccumulator>();
-  const accG = new Map<string, KfacAccumulator>();
+  /** Running sums by output name (stored-layout g, A, G), fed back into the next run. */
+  const sums = new Map<string, { data: Float32Array | Float64Array; dims: number[] }>();
   let lossSum = 0;
   let targetTokens = 0;
   let inputTokens = 0;
+  const zeros = (n: number) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+  const storedShape = (s: Site) => (s.layout === 'out_in' ? [s.outFeatures, s.inFeatures] : [s.inFeatures, s.outFeatures]);
+  const shapes = (s: Site): [string, number[]][] => [
+    [names.grad(s.path), storedShape(s)], [names.input(s.path), [s.inFeatures, s.inFeatures]], [names.output(s.path), [s.outFeatures, s.outFeatures]],
+  ];
   try {
     for (const [bi, batch] of batches.entries()) {
       const key = `${batch.batch}x${batch.seq}`;
@@ -162,43 +171,45 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
       if (sites === undefined) {
         sites = entry.sites;
         if (sites.length === 0) throw new Error(`support statistics: no linear map in layers [${options.layers.join(', ')}]`);
-        for (const s of sites) {
-          grad.set(s.path, new Float64Array(s.inFeatures * s.outFeatures));
-          accA.set(s.path, createKfacAccumulator(s.inFeatures));
-          accG.set(s.path, createKfacAccumulator(s.outFeatures));
-        }
+        for (const s of sites) for (const [name, shape] of shapes(s)) sums.set(name, { data: zeros(shape.reduce((a, d) => a * d, 1)), dims: shape });
       }
       const n = countTargets(batch);
       if (n === 0) throw new Error(`support batch ${bi}: no target tokens (every target is ${IGNORE_INDEX})`);
       let real = 0;
       for (const m of batch.mask) real += m;
-      const out = await entry.session.run(feeds(batch));
+      const scalar = (name: string, v: number) => hostTensor(name, dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v), []);
+      const running: Record<string, HostTensor> = {};
+      for (const [name, t] of sums) running[names.running(name)] = hostTensor(names.running(name), t.data, t.dims);
+      const out = await entry.session.run({
+        ...feeds(batch), ...running, [names.gradScale]: scalar(names.gradScale, n), [names.outputScale]: scalar(names.outputScale, n * n),
+      });
       const lossValue = out.get(LOSS, dtype, []).data[0] ?? Number.NaN;
       if (!Number.isFinite(lossValue)) throw new Error(`support batch ${bi}: loss is ${lossValue}`);
       lossSum += n * lossValue;
       targetTokens += n;
       inputTokens += real;
-      for (const s of entry.sites) {
-        const gAcc = grad.get(s.path);
-        const a = accA.get(s.path);
-        const gg = accG.get(s.path);
-        if (gAcc === undefined || a === undefined || gg === undefined) throw new Error(`support batch ${bi}: ${s.path} was not in the first batch's graph`);
-        const wShape = s.layout === 'out_in' ? [s.outFeatures, s.inFeatures] : [s.inFeatures, s.outFeatures];
-        const gb = out.get(names.grad(s.path), dtype, wShape).data;
-        for (let i = 0; i < gAcc.length; i++) gAcc[i] = (gAcc[i] as number) + n * (gb[i] as number);
-        addOuterSum(a, out.get(names.input(s.path), dtype, [s.inFeatures, s.inFeatures]).data, real, 1);
-        addOuterSum(gg, out.get(names.output(s.path), dtype, [s.outFeatures, s.outFeatures]).data, real, n);
+      for (const s of sites) {
+        for (const [name, shape] of shapes(s)) {
+          if (!out.names.includes(name)) throw new Error(`support batch ${bi}: ${s.path} was not in the first batch's graph`);
+          sums.set(name, { data: out.get(name, dtype, shape).data, dims: shape });
+        }
       }
     }
   } finally {
     for (const { session } of sessions.values()) await session.dispose();
   }
+  const factor = (name: string, dim: number): Float64Array => {
+    const acc = createKfacAccumulator(dim);
+    acc.sum.set(sums.get(name)?.data ?? []);
+    acc.count = inputTokens;
+    return kfacFactor(acc);
+  };
   const maps = new Map<string, LinearMapStats>();
   for (const s of sites ?? []) {
-    const gSum = grad.get(s.path) as Float64Array;
+    const gSum: Float64Array = Float64Array.from(sums.get(names.grad(s.path))?.data ?? []);
     for (let i = 0; i < gSum.length; i++) gSum[i] = (gSum[i] as number) / targetTokens;
-    let weight = model.weights.readFloat64(`${s.path}.weight`);
-    let g = gSum;
+    let weight: Float64Array = model.weights.readFloat64(`${s.path}.weight`);
+    let g: Float64Array = gSum;
     if (s.layout === 'in_out') {
       weight = transpose(weight, s.inFeatures, s.outFeatures);
       g = transpose(gSum, s.inFeatures, s.outFeatures);
@@ -206,8 +217,8 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
     maps.set(s.path, {
       path: s.path, layer: s.layer, module: s.module, layout: s.layout,
       outFeatures: s.outFeatures, inFeatures: s.inFeatures, weight, grad: g,
-      inputFactor: kfacFactor(accA.get(s.path) as KfacAccumulator),
-      outputFactor: kfacFactor(accG.get(s.path) as KfacAccumulator),
+      inputFactor: factor(names.input(s.path), s.inFeatures),
+      outputFactor: factor(names.output(s.path), s.outFeatures),
     });
   }
   return { maps, loss: lossSum / targetTokens, targetTokens, inputTokens };

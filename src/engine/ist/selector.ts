@@ -1,0 +1,125 @@
+/**
+ * The per-run layer-selection state the trainer drives (issue 6): which layers train at each step, IST's scores,
+ * and the importance rounds. Random streams are derived from (seed, purpose, step), so a resumed run draws what
+ * the uninterrupted run drew; the IST scores are the only state to checkpoint.
+ */
+import { derivedRng } from '../data/batches';
+import type { Rng } from '../util/random';
+import { runImportanceRound, type IstOptions } from './importance';
+import { isImportanceStep } from './sampling';
+import { createLayerScores } from './scores';
+import { selectLayers, type LayerSelectionStrategy } from './selection';
+
+/** derivedRng purposes of layer selection (apart from data/batches' RNG_TAGS 1..3). */
+export const SELECTION_RNG_TAGS = { select: 101, suppress: 102, scoreBatch: 103 } as const;
+
+/** The `{"type":"importance", ...}` record of metrics.jsonl. */
+export interface ImportanceRecord {
+  readonly type: 'importance';
+  /** The step before whose update the round ran. */
+  readonly step: number;
+  /** Scores after the update [L]. */
+  readonly scores: number[];
+  /** Centred rewards r^_k = exp(-l_k) - mean. */
+  readonly rewards: number[];
+  /** Loss of each rollout l_k. */
+  readonly losses: number[];
+  readonly suppressed: number[][];
+}
+
+/** The per-layer LoRA scale of a rollout: `factor` on the suppressed layers, 1 elsewhere. */
+export function suppressionScale(layerCount: number, suppressed: readonly number[], factor: number): Float32Array {
+  const scale = new Float32Array(layerCount).fill(1);
+  for (const i of suppressed) {
+    if (!Number.isInteger(i) || i < 0 || i >= layerCount) throw new Error(`IST: suppressed layer ${i} outside [0, ${layerCount})`);
+    scale[i] = factor;
+  }
+  return scale;
+}
+
+/**
+ * The layer the backward pass of a step starts from (the train session's gradFromLayer) when at most `sessions`
+ * train sessions per shape bucket are kept: the levels are floor(j L / sessions), j = 0..sessions-1, and the
+ * step uses the highest level at or below its lowest selected layer. sessions >= L gives the lowest selected
+ * layer itself; 1 always differentiates every layer.
+ */
+export function backwardStartLayer(lowestSelected: number, layerCount: number, sessions: number): number {
+  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`IST: backward sessions must be a positive integer, got ${sessions}`);
+  if (!Number.isInteger(lowestSelected) || lowestSelected < 0 || lowestSelected >= layerCount) {
+    throw new Error(`IST: lowest selected layer ${lowestSelected} outside [0, ${layerCount})`);
+  }
+  const levels = Math.min(sessions, layerCount);
+  let start = 0;
+  for (let j = 1; j < levels; j++) {
+    const level = Math.floor((j * layerCount) / levels);
+    if (level <= lowestSelected) start = level;
+  }
+  return start;
+}
+
+export class LayerSelector {
+  private current: Float64Array;
+
+  /**
+   * @param backwardSessions train sessions per shape bucket for the truncated backward pass (each holds its own
+   *   copy of the frozen weights); default L, i.e. the backward stops exactly at the lowest selected layer.
+   */
+  constructor(
+    readonly strategy: LayerSelectionStrategy,
+    readonly layerCount: number,
+    readonly options: IstOptions,
+    private readonly seed: number,
+    scores?: ArrayLike<number>,
+    readonly backwardSessions: number = layerCount,
+  ) {
+    this.current = createLayerScores(layerCount);
+    if (scores !== undefined) this.restoreScores(scores);
+  }
+
+  /** The first layer the backward pass of a step with these selected layers must reach (see backwardStartLayer). */
+  backwardFrom(layers: readonly number[]): number {
+    return backwardStartLayer(Math.min(...layers), this.layerCount, this.backwardSessions);
+  }
+
+  /** The IST scores now (a copy). */
+  get scores(): number[] {
+    return Array.from(this.current);
+  }
+
+  restoreScores(scores: ArrayLike<number>): void {
+    if (scores.length !== this.layerCount) throw new Error(`IST: ${scores.length} saved scores for ${this.layerCount} layers`);
+    this.current = Float64Array.from(scores);
+  }
+
+  /**
+   * The sorted layers trained at `step`. LISA's selection is the draw of its last switch step, so no previous
+   * selection has to be carried between steps (or across a resume).
+   */
+  select(step: number): number[] {
+    const { updateRatio, interval } = this.options;
+    const at = this.strategy === 'lisa' ? step - (step % interval) : step;
+    const rng = derivedRng(this.seed, SELECTION_RNG_TAGS.select, at);
+    return selectLayers({ strategy: this.strategy, step: at, layerCount: this.layerCount, updateRatio, interval, scores: this.current, rng });
+  }
+
+  /** Whether an importance round runs before the update of `step` (IST only, every interval steps, not step 0). */
+  importanceDue(step: number): boolean {
+    return this.strategy === 'ist' && isImportanceStep(step, this.options.interval);
+  }
+
+  /** The rng that picks the scoring batch's examples at `step`. */
+  scoreBatchRng(step: number): Rng {
+    return derivedRng(this.seed, SELECTION_RNG_TAGS.scoreBatch, step);
+  }
+
+  /**
+   * Runs the round of `step`: `loss(scale)` is the scoring batch's loss with the per-layer LoRA scale [L]
+   * (suppressionScale), in inference mode. Updates the scores and returns the record.
+   */
+  async importanceRound(step: number, loss: (layerScale: Float32Array) => Promise<number>): Promise<ImportanceRecord> {
+    const round = await runImportanceRound(this.current, this.options, derivedRng(this.seed, SELECTION_RNG_TAGS.suppress, step),
+      (set, factor) => loss(suppressionScale(this.layerCount, set, factor)));
+    this.current = round.scores;
+    return { type: 'importance', step, scores: Array.from(round.scores), rewards: round.rewards, losses: round.losses, suppressed: round.suppressed };
+  }
+}
