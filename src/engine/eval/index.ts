@@ -9,7 +9,7 @@
  */
 import { makeBatch } from '../data/batches';
 import { IGNORE_INDEX, type ChoiceItem, type TextEncoder, type TokenExample } from '../data/examples';
-import type { LoraRunner } from '../train/loraGraph';
+import type { PeftRunner } from '../train/runner';
 
 export interface PerplexityResult {
   readonly loss: number;
@@ -19,7 +19,7 @@ export interface PerplexityResult {
 
 /** Sums of log p over each example's kept targets, in example order, batched by `batchSize` at length `seq`. */
 export async function sequenceLogprobs(
-  runner: LoraRunner, examples: readonly TokenExample[], seq: number, padId: number, batchSize: number,
+  runner: PeftRunner, examples: readonly TokenExample[], seq: number, padId: number, batchSize: number,
 ): Promise<{ sum: number; tokens: number }[]> {
   const out: { sum: number; tokens: number }[] = [];
   for (let start = 0; start < examples.length; start += batchSize) {
@@ -45,7 +45,7 @@ export async function sequenceLogprobs(
 }
 
 export async function perplexity(
-  runner: LoraRunner, examples: readonly TokenExample[], seq: number, padId: number, batchSize: number,
+  runner: PeftRunner, examples: readonly TokenExample[], seq: number, padId: number, batchSize: number,
 ): Promise<PerplexityResult> {
   const scores = await sequenceLogprobs(runner, examples, seq, padId, batchSize);
   let sum = 0;
@@ -90,7 +90,7 @@ export interface ChoiceAccuracy {
 }
 
 export async function multipleChoiceAccuracy(
-  runner: LoraRunner, items: readonly ChoiceItem[], tokenizer: TextEncoder, options: { maxLength: number; padId: number; batchSize: number },
+  runner: PeftRunner, items: readonly ChoiceItem[], tokenizer: TextEncoder, options: { maxLength: number; padId: number; batchSize: number },
 ): Promise<ChoiceAccuracy> {
   const { examples } = choiceExamples(items, tokenizer, options.maxLength);
   const seq = Math.max(...examples.map((e) => e.ids.length));

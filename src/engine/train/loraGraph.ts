@@ -21,6 +21,7 @@ import type { LoadedModel } from '../models/model';
 import { dropoutMask, LORA_LAYER_SCALE_INPUT, loraInputNames, type LoraAdapter } from '../peft/lora';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
 import type { Rng } from '../util/random';
+import type { PeftRunner } from './runner';
 
 export const TARGETS_INPUT = 'targets';
 export const LOSS_OUTPUT = 'loss';
@@ -114,7 +115,7 @@ export interface ProviderInfo {
 }
 
 /** Float32 sessions for train and score graphs, one per (kind, batch, seq), fed with the adapter's current weights. */
-export class LoraRunner {
+export class LoraRunner implements PeftRunner {
   private readonly sessions = new Map<string, Promise<RuntimeSession>>();
   provider: ProviderInfo | undefined;
 

@@ -10,7 +10,7 @@ import { ExampleStream, RNG_TAGS, derivedRng, makeBatch, type TrainBatch } from 
 import type { TokenExample } from '../data/examples';
 import type { ImportanceRecord, LayerSelector } from '../ist/selector';
 import { accumulate, clipGlobalNorm } from './gradients';
-import type { LoraRunner } from './loraGraph';
+import type { PeftRunner } from './runner';
 import type { Optimizer } from './optimizer';
 import { learningRateAt, type DecayKind } from './schedule';
 
@@ -76,7 +76,7 @@ export class Trainer {
   private consumedAtStep: number;
 
   constructor(
-    private readonly runner: LoraRunner,
+    private readonly runner: PeftRunner,
     private readonly optimizer: Optimizer,
     private readonly examples: readonly TokenExample[],
     private readonly seq: number,
