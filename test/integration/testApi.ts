@@ -8,6 +8,8 @@ export interface PeftLabTestApi {
   experiments: vscode.TreeDataProvider<unknown>;
   codeLenses: vscode.CodeLensProvider;
   jobs: object;
+  /** Milliseconds activate() took, as the extension measured it. */
+  activationMs: number;
 }
 
 function hasFunction(value: unknown, name: string): boolean {
@@ -37,7 +39,9 @@ export async function activatedApi(): Promise<PeftLabTestApi> {
   if (!isTreeDataProvider(experiments)) throw new Error('test API: `experiments` is not a TreeDataProvider');
   if (!isCodeLensProvider(codeLenses)) throw new Error('test API: `codeLenses` is not a CodeLensProvider');
   if (typeof jobs !== 'object' || jobs === null) throw new Error('test API: `jobs` (the job manager) is missing');
-  return { experiments, codeLenses, jobs };
+  const activationMs: unknown = Reflect.get(exported, 'activationMs');
+  if (typeof activationMs !== 'number') throw new Error('test API: `activationMs` is not a number');
+  return { experiments, codeLenses, jobs, activationMs };
 }
 
 export function workspaceRoot(): vscode.Uri {
