@@ -1,22 +1,27 @@
 // PEFT Lab benchmark: `npm run bench [-- --only=matmul,gpt2,torch] [--layers=12] [--repeats=3] [--threads=0]
 // [--profile] [--no-spin] [--lm-head-loss=lmHeadCrossEntropy|crossEntropy|fused-recompute|fused-reuse]`; `--only=tail` compares LM-head/loss
 // variants. Sections: the machine's ORT CPU MatMul rate; a GPT-2-small-shaped LoRA step built with the
-// project's graph builder and autodiff; the same step in PyTorch (when /usr/bin/python3 has torch).
+// project's graph builder and autodiff; the same step in PyTorch (when /usr/bin/python3 has torch); `train`: a
+// whole runTune run on that shape (tokens/s of full trainer steps, peak RSS); `--only=ist` adds the four layer
+// selections (uniform, ist, random, lisa) side by side.
 import { cpus } from 'node:os';
 import { GPT2_SMALL_STEP, openGpt2StepSessions, openTailSession, stepFlops, tailFeeds, type Gpt2StepConfig } from './gpt2LoraStep';
 import { LM_HEAD_LOSS_VARIANTS, type LmHeadLossVariant } from './lmHeadLoss';
 import { matmulFlops, measureMatMul, openMatMulSession, stepShapes, type MatMulResult } from './matmul';
 import { summariseProfile } from './profile';
+import { istSection, trainSection } from './trainRuns';
 import { bestOf, bestOfInterleaved, fmt, formatTable, median, type BenchRow } from './report';
 import type { RuntimeSession } from '../src/engine/runtime';
 import { runTorchStep, torchAvailable, TORCH_INSTALL_HINT, type TorchStepTiming } from './torchBaseline';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
-const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail'] as const;
+const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail', 'train', 'ist'] as const;
 /** Sections run when --only is not given ('tail' is a diagnostic: LM-head/loss variants compared). */
-const DEFAULT_SECTIONS: readonly Section[] = ['matmul', 'gpt2', 'torch'];
+const DEFAULT_SECTIONS: readonly Section[] = ['matmul', 'gpt2', 'torch', 'train'];
 type Section = (typeof SECTIONS)[number];
+/** Steps of each whole training run (sections train and ist). */
+const TRAIN_RUN_STEPS = 10;
 
 interface BenchArgs {
   only: Set<Section>; layers: number; repeats: number; threads: number; profile: boolean; lmHeadLoss: LmHeadLossVariant;
@@ -205,6 +210,8 @@ async function main(): Promise<void> {
   if (args.only.has('gpt2')) ours = await gpt2Section(args, matmulRate, rows);
   if (args.only.has('torch')) await torchSection(args, ours, rows);
   if (args.only.has('tail')) await tailSection(args, rows);
+  const uniform = args.only.has('train') ? trainSection(TRAIN_RUN_STEPS, rows) : undefined;
+  if (args.only.has('ist')) istSection(TRAIN_RUN_STEPS, rows, uniform);
   console.log(formatTable(rows));
 }
 

@@ -72,11 +72,16 @@ async function one(kind: string, strategy: string, steps: number): Promise<void>
       runDir: path.join(dir, 'run'), progress: () => undefined, log: () => undefined, throwIfCancelled: () => undefined,
       emitMetric: (r) => void metrics.push(r), artifact: () => undefined, onCancel: () => () => undefined,
     });
-    const stepMs = metrics.filter((m) => m.type === 'step').map((m) => Number(m.ms)).sort((a, b) => a - b);
+    const stepRecords = metrics.filter((m) => m.type === 'step');
+    const stepMs = stepRecords.map((m) => Number(m.ms)).sort((a, b) => a - b);
+    // Tokens per second of whole trainer steps (batching, forward+backward, clipping, optimizer), after the
+    // first step (which includes session creation).
+    const timed = stepRecords.slice(1);
+    const tokensPerSecond = timed.reduce((a, m) => a + Number(m.tokens), 0) / (timed.reduce((a, m) => a + Number(m.ms), 0) / 1000);
     const fromLayers = new Set(metrics.filter((m) => m.type === 'step').map((m) => Math.min(...(Array.isArray(m.layers) ? m.layers.map(Number) : [0]))));
     process.stdout.write(`${JSON.stringify({
       strategy, finalLoss: summary.metrics?.finalLoss, evalPerplexity: summary.metrics?.evalPerplexity,
-      msPerStepMean: summary.metrics?.msPerStep, msPerStepMedian: stepMs[Math.floor(stepMs.length / 2)],
+      msPerStepMean: summary.metrics?.msPerStep, msPerStepMedian: stepMs[Math.floor(stepMs.length / 2)], tokensPerSecond,
       trainSessions: fromLayers.size, memory: summary.memory, importanceRounds: metrics.filter((m) => m.type === 'importance').length,
     })}\n`);
   } finally {
@@ -84,14 +89,23 @@ async function one(kind: string, strategy: string, steps: number): Promise<void>
   }
 }
 
-const [kind = 'demo', stepsArg, only] = process.argv.slice(2);
-const steps = Number(stepsArg ?? (kind === 'demo' ? 60 : 10));
-if (only !== undefined) {
-  void one(kind, only, steps);
-} else {
+/** Runs one strategy in a child process (so its peak RSS is its own) and returns its JSON line. */
+export function runStrategyProcess(kind: string, steps: number, strategy: string): Record<string, unknown> {
   if (kind === 'gpt2-small') writeGpt2Small(path.join(os.tmpdir(), 'peft-ist-gpt2-small'));
-  for (const s of STRATEGIES) {
-    const line = execFileSync(process.execPath, ['--import', 'tsx', process.argv[1] ?? '', kind, String(steps), s], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
-    process.stdout.write(line);
+  const line = execFileSync(process.execPath, ['--import', 'tsx', __filename, kind, String(steps), strategy], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+  const parsed: unknown = JSON.parse(line.trim().split('\n').pop() ?? '{}');
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`${strategy}: no result line`);
+  return Object.fromEntries(Object.entries(parsed));
+}
+
+export { STRATEGIES };
+
+if (require.main === module) {
+  const [kind = 'demo', stepsArg, only] = process.argv.slice(2);
+  const steps = Number(stepsArg ?? (kind === 'demo' ? 60 : 10));
+  if (only !== undefined) {
+    void one(kind, only, steps);
+  } else {
+    for (const s of STRATEGIES) process.stdout.write(`${JSON.stringify(runStrategyProcess(kind, steps, s))}\n`);
   }
 }
