@@ -4,7 +4,9 @@
 // project's graph builder and autodiff; the same step in PyTorch (when /usr/bin/python3 has torch); `train`: a
 // whole runTune run on that shape (tokens/s of full trainer steps, peak RSS); `--only=ist` adds the four layer
 // selections (uniform, ist, random, lisa) side by side.
+import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import * as path from 'node:path';
 import { GPT2_SMALL_STEP, openGpt2StepSessions, openTailSession, stepFlops, tailFeeds, type Gpt2StepConfig } from './gpt2LoraStep';
 import { LM_HEAD_LOSS_VARIANTS, type LmHeadLossVariant } from './lmHeadLoss';
 import { matmulFlops, measureMatMul, openMatMulSession, stepShapes, type MatMulResult } from './matmul';
@@ -16,7 +18,7 @@ import { runTorchStep, torchAvailable, TORCH_INSTALL_HINT, type TorchStepTiming 
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
-const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail', 'train', 'ist'] as const;
+const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail', 'train', 'ist', 'compress'] as const;
 /** Sections run when --only is not given ('tail' is a diagnostic: LM-head/loss variants compared). */
 const DEFAULT_SECTIONS: readonly Section[] = ['matmul', 'gpt2', 'torch', 'train'];
 type Section = (typeof SECTIONS)[number];
@@ -196,6 +198,19 @@ async function torchSection(args: BenchArgs, ours: Gpt2Result | undefined, rows:
   return t;
 }
 
+/**
+ * `--only=compress` (not a default section: about a minute): GradOT compression of a random GPT-2-small-shaped
+ * model's 8 middle layers (bench/compress.ts, run as its own process so its memory is returned), issue 7's < 60 s.
+ */
+function compressSection(args: BenchArgs, rows: BenchRow[]): void {
+  const script = path.join(__dirname, 'compress.ts');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--method=gradot', ...(args.threads > 0 ? [`--threads=${args.threads}`] : [])], { encoding: 'utf8' });
+  process.stdout.write(r.stdout);
+  if (r.status !== 0) throw new Error(`bench/compress.ts failed (exit ${r.status}): ${r.stderr}`);
+  const total = /total\s+([\d.]+) s wall/.exec(r.stdout)?.[1];
+  rows.push({ section: 'compress', metric: 'GradOT emulator of GPT-2 small, adapters [2, 2]', value: `${total ?? '?'} s`, note: 'wall clock, target < 60 s' });
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const rows: BenchRow[] = [];
@@ -212,6 +227,7 @@ async function main(): Promise<void> {
   if (args.only.has('tail')) await tailSection(args, rows);
   const uniform = args.only.has('train') ? trainSection(TRAIN_RUN_STEPS, rows) : undefined;
   if (args.only.has('ist')) istSection(TRAIN_RUN_STEPS, rows, uniform);
+  if (args.only.has('compress')) compressSection(args, rows);
   console.log(formatTable(rows));
 }
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyRuntimeOverrides, ConfigError, formatConfigIssue, loadExperimentConfig, type ExperimentConfig } from '../engine/config';
 import { appendLog, appendMetric, RUN_FILES, touchFile, updateSummary, writeRunConfig, writeSummary } from '../engine/runs';
-import { runDeviceCheck, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
+import { runDeviceCheck, runOffsite, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
 import type { MetricRecord, RunSummary } from '../protocol/runFiles';
 import { parseWorkerRequest, type JobEvent, type LogLevel, type StartRequest } from '../protocol/worker';
 
@@ -136,6 +136,8 @@ async function runTask(config: ExperimentConfig, ctx: RunContext): Promise<Parti
     }
     case 'tune':
       return runTune(config, ctx);
+    case 'offsite':
+      return runOffsite(config, ctx);
   }
 }
 

@@ -15,7 +15,7 @@ export const command: CliCommand = {
     '(default <configDir>/.peft-lab/runs/<run-id>/, or exactly DIR with --out).',
     'Progress goes to stderr; the run folder is the last line on stdout.',
     '  --out DIR      write the run folder here',
-    '  --resume RUNDIR  continue a cancelled or crashed tune run from its latest checkpoint (same config)',
+    '  --resume RUNDIR  continue a cancelled or crashed tune run from its latest checkpoint, or an offsite run from its last completed step (same config)',
     '  --device D     override runtime.device',
     '  --threads N    override runtime.threads (0 = ONNX Runtime default)',
     '  --json         print one JSON event per line on stdout, then {"type":"exit",...}',
@@ -29,10 +29,11 @@ export const command: CliCommand = {
     const threads = parseThreads(parsed.values.get('threads'));
     const resume = parsed.values.get('resume');
     if (resume !== undefined && parsed.values.has('out')) throw new UsageError('--out and --resume exclude each other');
-    if (resume !== undefined && !fs.existsSync(path.join(resume, 'checkpoints', 'latest.json'))) {
-      throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${path.join(resume, 'checkpoints', 'latest.json')})`);
+    if (resume !== undefined && !fs.existsSync(path.join(resume, 'checkpoints', 'latest.json')) && !fs.existsSync(path.join(resume, 'offsite-state.json'))) {
+      throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${path.join(resume, 'checkpoints', 'latest.json')}, or offsite-state.json for an offsite run)`);
     }
-    // The tune task resumes from the run folder's latest checkpoint when there is one.
+    // The tune task resumes from the run folder's latest checkpoint when there is one; the offsite task skips
+    // the steps its offsite-state.json records.
     const out = resume ?? parsed.values.get('out');
     return runJobFromCli(
       {

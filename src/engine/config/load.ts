@@ -26,15 +26,15 @@ export function loadExperimentConfig(configPath: string): ExperimentConfig {
 
 /** Returns a copy with file paths made absolute against `configDir` (a model that is no local folder stays a hub id). */
 export function resolveConfigPaths(config: ExperimentConfig, configDir: string): ExperimentConfig {
-  if (config.task !== 'tune') return structuredClone(config);
+  if (config.task !== 'tune' && config.task !== 'offsite') return structuredClone(config);
   const abs = (p: string): string => path.resolve(configDir, p);
   const localModel = abs(config.model);
-  return {
-    ...structuredClone(config),
-    model: path.isAbsolute(config.model) || config.model.startsWith('.') || fs.existsSync(localModel) ? localModel : config.model,
-    data: { ...config.data, train: abs(config.data.train), ...(config.data.eval === undefined ? {} : { eval: abs(config.data.eval) }) },
-    peft: { ...config.peft, targets: [...config.peft.targets], ...(config.peft.init === undefined ? {} : { init: abs(config.peft.init) }) },
-  };
+  const copy = structuredClone(config);
+  copy.model = path.isAbsolute(config.model) || config.model.startsWith('.') || fs.existsSync(localModel) ? localModel : config.model;
+  copy.data = { ...config.data, train: abs(config.data.train), ...(config.data.eval === undefined ? {} : { eval: abs(config.data.eval) }) };
+  copy.peft = { ...config.peft, targets: [...config.peft.targets], ...(config.peft.init === undefined ? {} : { init: abs(config.peft.init) }) };
+  if (copy.task === 'offsite' && copy.offsite.emulator.supportData !== undefined) copy.offsite.emulator.supportData = abs(copy.offsite.emulator.supportData);
+  return copy;
 }
 
 /** Returns a copy whose runtime block has the overrides (CLI --device/--threads, VS Code settings) applied. */

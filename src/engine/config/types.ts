@@ -36,7 +36,8 @@ export interface TuneData {
   limit: { train: number; eval: number };
 }
 
-export interface TunePeft {
+/** `peft` with method lora (src/engine/peft/lora.ts). The other method's keys are absent. */
+export interface TuneLoraPeft {
   method: 'lora';
   r: number;
   alpha: number;
@@ -46,7 +47,30 @@ export interface TunePeft {
   rsLora: boolean;
   /** Absolute after loading. */
   init?: string;
+  placement?: never;
+  bottleneckSize?: never;
+  activation?: never;
+  scaling?: never;
 }
+
+/** `peft` with method bottleneck: series or parallel bottleneck adapters (src/engine/peft/bottleneck.ts). */
+export interface TuneBottleneckPeft {
+  method: 'bottleneck';
+  placement: 'series' | 'parallel';
+  bottleneckSize: number;
+  activation: 'tanh' | 'relu' | 'silu';
+  scaling: number;
+  dropout: number;
+  targets: string[];
+  /** Absolute after loading. */
+  init?: string;
+  r?: never;
+  alpha?: never;
+  rsLora?: never;
+}
+
+/** The `peft` block: the schema fills the defaults of the chosen method only and rejects the other's keys. */
+export type TunePeft = TuneLoraPeft | TuneBottleneckPeft;
 
 export interface TuneTrain {
   steps: number;
@@ -81,7 +105,7 @@ export interface TuneIst {
   backwardSessions: number;
 }
 
-/** LoRA fine-tuning (src/engine/tasks/tune.ts). */
+/** PEFT fine-tuning, LoRA or bottleneck adapters (src/engine/tasks/tune.ts). */
 export interface TuneConfig extends ConfigBase {
   task: 'tune';
   /** A model folder (absolute after loading, when it exists relative to the config) or a hub id. */
@@ -93,5 +117,41 @@ export interface TuneConfig extends ConfigBase {
   ist: TuneIst;
 }
 
-export type ExperimentConfig = DeviceCheckConfig | TuneConfig;
+/** The `offsite.emulator` block: how the model owner builds the emulator (src/engine/offsite/emulator). */
+export interface OffsiteEmulatorSettings {
+  method: 'gradot' | 'uniform-drop' | 'svd' | 'crash';
+  attentionRankRatio: number;
+  mlpChannelRatio: number;
+  keepTopRankRatio: number;
+  lambdaAttention: number;
+  lambdaMlp: number;
+  /** Absolute after loading; default data.train. Same format as data.format. */
+  supportData?: string;
+  supportExamples: number;
+  keepLayers: number;
+}
+
+/** The `offsite` block (issue 7). */
+export interface OffsiteSettings {
+  /** [bottom, top]: the first and last decoder layers that are tuned (the adapter). */
+  adapterLayers: [number, number];
+  adapterPeft: 'full' | 'lora';
+  emulator: OffsiteEmulatorSettings;
+  /** Also tune the adapter layers on the full model (the upper bound). */
+  fullFinetune: boolean;
+  /** Held-out (data.eval) examples the gradient diagnostics average over. */
+  diagnosticExamples: number;
+}
+
+/** Offsite-tuning (src/engine/tasks/offsite.ts): emulator, tuning on it, plug-in, evaluations, diagnostics. */
+export interface OffsiteConfig extends ConfigBase {
+  task: 'offsite';
+  model: string;
+  data: TuneData;
+  peft: TunePeft;
+  train: TuneTrain;
+  offsite: OffsiteSettings;
+}
+
+export type ExperimentConfig = DeviceCheckConfig | TuneConfig | OffsiteConfig;
 export type TaskName = ExperimentConfig['task'];

@@ -66,6 +66,12 @@ function issueFromAjvError(e: ErrorObject, data: unknown, tree: JsonNode, text: 
       const keyNode = node?.parent?.type === 'property' ? node.parent.children?.[0] : node;
       const task = isRecord(data) && typeof data.task === 'string' ? data.task : '?';
       const key = segments[segments.length - 1] ?? '';
+      if (segments.length === 2 && segments[0] === 'peft') {
+        // Keys of the other PEFT method (peft's if/then/else on method).
+        const peft = isRecord(data) ? data.peft : undefined;
+        const method = isRecord(peft) && typeof peft.method === 'string' ? peft.method : 'lora';
+        return { file, ...at(keyNode), jsonPath: jsonPath(segments), message: `key '${key}' is not allowed when peft.method is '${method}'` };
+      }
       return { file, ...at(keyNode), jsonPath: jsonPath(segments), message: `key '${key}' is not allowed when task is '${task}'` };
     }
     case 'enum': {

@@ -72,10 +72,8 @@ export interface LoadedAdapter {
   readonly weights: ReadonlyMap<string, { a: Float32Array; b: Float32Array; inFeatures: number; outFeatures: number }>;
 }
 
-/** Reads a Hugging Face PEFT LoRA adapter folder; errors name the file and key. */
-export function loadAdapter(dir: string): LoadedAdapter {
-  const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
-  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
+/** An adapter_config.json as a JSON object (errors name the file); shared with bottleneckFormat.ts. */
+export function readAdapterConfig(configFile: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
@@ -83,7 +81,23 @@ export function loadAdapter(dir: string): LoadedAdapter {
     throw new Error(`${configFile}: cannot read the adapter config: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (!isRecord(raw)) throw new Error(`${configFile}: not a JSON object`);
-  const cfg = raw;
+  return raw;
+}
+
+/** $.target_modules: a module name or a list of them, as PEFT accepts. */
+export function targetModulesOf(cfg: Record<string, unknown>, configFile: string): string[] {
+  const targetsRaw = cfg.target_modules;
+  const targetModules = typeof targetsRaw === 'string' ? [targetsRaw]
+    : Array.isArray(targetsRaw) && targetsRaw.every((t): t is string => typeof t === 'string') ? targetsRaw : undefined;
+  if (targetModules === undefined) throw new Error(`${configFile}: $.target_modules must be a list of module names`);
+  return targetModules;
+}
+
+/** Reads a Hugging Face PEFT LoRA adapter folder; errors name the file and key. */
+export function loadAdapter(dir: string): LoadedAdapter {
+  const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
+  const cfg = readAdapterConfig(configFile);
   const num = (key: string, fallback?: number): number => {
     const v = cfg[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${configFile}: $.${key} must be a number (got ${JSON.stringify(v)})`);
@@ -93,10 +107,7 @@ export function loadAdapter(dir: string): LoadedAdapter {
   const r = num('r');
   const alpha = num('lora_alpha', 8);
   const dropout = num('lora_dropout', 0);
-  const targetsRaw = cfg.target_modules;
-  const targetModules = typeof targetsRaw === 'string' ? [targetsRaw]
-    : Array.isArray(targetsRaw) && targetsRaw.every((t): t is string => typeof t === 'string') ? targetsRaw : undefined;
-  if (targetModules === undefined) throw new Error(`${configFile}: $.target_modules must be a list of module names`);
+  const targetModules = targetModulesOf(cfg, configFile);
   const rsLora = cfg.use_rslora === true;
   const baseModel = typeof cfg.base_model_name_or_path === 'string' ? cfg.base_model_name_or_path : undefined;
   if (!fs.existsSync(weightsFile)) throw new Error(`${weightsFile}: missing (only the safetensors adapter format is supported)`);

@@ -1,5 +1,6 @@
 /**
- * PEFT modules. LoRA through the models' LinearHook, and adapters in Hugging Face PEFT format.
+ * PEFT modules. LoRA and series/parallel bottleneck adapters through the models' LinearHook (both per-layer
+ * methods, PerLayerAdapter), LoRA adapters in Hugging Face PEFT format and bottleneck adapters in LLM-Adapters'.
  *
  *   const lora = new LoraAdapter({ r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'] }, new Rng(seed));
  *   const graph = buildCausalLm(model, { batch, seq, linearHook: lora.hook({ train: true }) }); // creates A, B
@@ -11,3 +12,10 @@ export {
   ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, applyAdapterWeights, loadAdapter, peftKey, saveAdapter,
   type AdapterConfigJson, type LoadedAdapter,
 } from './adapterFormat';
+export {
+  BottleneckAdapter, bottleneckInputNames,
+  type BottleneckActivation, type BottleneckModule, type BottleneckPlacement, type BottleneckSpec,
+} from './bottleneck';
+export { applyBottleneckWeights, bottleneckKey, loadBottleneckAdapter, saveBottleneckAdapter, type BottleneckConfigJson, type LoadedBottleneckAdapter } from './bottleneckFormat';
+export { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from './adapterFolder';
+export { LAYER_SCALE_INPUT, type AdapterMask, type AdapterTensor, type PeftHookOptions, type PerLayerAdapter } from './perLayer';

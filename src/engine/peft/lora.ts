@@ -9,6 +9,12 @@ import type { GraphBuilder } from '../graph/builder';
 import type { Tensor } from '../graph/tensor';
 import type { LinearHook, LinearSite } from '../models/layers';
 import type { Rng } from '../util/random';
+import {
+  byLayerThenPath, LAYER_SCALE_INPUT, layerScaler, unmatchedTargetsError,
+  type AdapterMask, type AdapterTensor, type PeftHookOptions, type PerLayerAdapter,
+} from './perLayer';
+
+export { dropoutMask } from './perLayer';
 
 export interface LoraSpec {
   readonly r: number;
@@ -18,6 +24,8 @@ export interface LoraSpec {
   readonly targets: readonly string[];
   /** rsLoRA: scaling alpha / sqrt(r) instead of alpha / r. */
   readonly rsLora?: boolean;
+  /** Only these decoder layers (site.layer, the checkpoint's layer index) are adapted; default every layer. */
+  readonly layers?: readonly number[];
 }
 
 /** One adapted projection: A [r, in] and B [out, r], row-major float32. */
@@ -46,7 +54,7 @@ export function kaimingUniformBound(fanIn: number, a = Math.sqrt(5)): number {
 }
 
 /** Graph input [L] of per-layer multipliers of the LoRA output (see LoraAdapter.hook's layerScaleCount). */
-export const LORA_LAYER_SCALE_INPUT = 'lora_layer_scale';
+export const LORA_LAYER_SCALE_INPUT = LAYER_SCALE_INPUT;
 
 /** Graph input names of a module's tensors. */
 export function loraInputNames(path: string): { a: string; b: string; mask: string } {
@@ -57,7 +65,8 @@ export function loraInputNames(path: string): { a: string; b: string; mask: stri
  * The adapter weights of a model, created on first sight of each targeted projection (graph order, so the
  * initialisation is deterministic for a seed) and shared by every graph built with `hook()`.
  */
-export class LoraAdapter {
+export class LoraAdapter implements PerLayerAdapter {
+  readonly method = 'lora';
   readonly modules = new Map<string, LoraModule>();
   /** Per-module multiplier of the scaling (IST's suppression sets use it); default 1. */
   readonly scaleOverrides = new Map<string, number>();
@@ -68,12 +77,16 @@ export class LoraAdapter {
     if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new RangeError(`LoRA dropout must be in [0, 1), got ${spec.dropout}`);
   }
 
+  get dropoutRate(): number {
+    return this.spec.dropout;
+  }
+
   get scaling(): number {
     return loraScaling(this.spec);
   }
 
-  matches(site: Pick<LinearSite, 'module'>): boolean {
-    return this.spec.targets.includes(site.module);
+  matches(site: Pick<LinearSite, 'module' | 'layer'>): boolean {
+    return this.spec.targets.includes(site.module) && (this.spec.layers === undefined || this.spec.layers.includes(site.layer));
   }
 
   /** The module for a site, created (A Kaiming-uniform, B zero) when first seen. */
@@ -105,9 +118,9 @@ export class LoraAdapter {
    * the LoRA output of every module in layer l (IST's suppression rollouts feed 1 everywhere but the suppressed
    * layers, so one session serves every suppression set).
    */
-  hook(options: { train: boolean; dtype?: 'float32' | 'float64'; layerScaleCount?: number }): LinearHook {
+  hook(options: PeftHookOptions): LinearHook {
     const dtype = options.dtype ?? 'float32';
-    let layerScale: Tensor | undefined;
+    const layerScale = layerScaler(options, 'LoRA');
     return (g: GraphBuilder, site: LinearSite): Tensor => {
       const base = site.base();
       if (!this.matches(site)) return base;
@@ -124,28 +137,35 @@ export class LoraAdapter {
       const down = g.gemm(x, a, undefined, { transB: true });
       const up = g.gemm(down, b, undefined, { transB: true });
       const scale = this.scaling * (this.scaleOverrides.get(site.path) ?? 1);
-      let delta = g.mul(up, scale);
-      if (options.layerScaleCount !== undefined) {
-        if (site.layer < 0 || site.layer >= options.layerScaleCount) {
-          throw new Error(`LoRA ${site.path}: layer ${site.layer} is outside the ${options.layerScaleCount} entries of ${LORA_LAYER_SCALE_INPUT}`);
-        }
-        layerScale ??= g.input(LORA_LAYER_SCALE_INPUT, dtype, [options.layerScaleCount]);
-        delta = g.mul(delta, g.slice(layerScale, [site.layer], [site.layer + 1], [0]));
-      }
-      return g.add(base, delta);
+      return g.add(base, layerScale(g, site, g.mul(up, scale)));
     };
   }
 
   /** Checks that the targets matched something once a graph has been built. */
   assertMatched(availableModules: readonly string[]): void {
-    if (this.modules.size > 0) return;
-    const unique = [...new Set(availableModules)];
-    throw new Error(`peft.targets [${this.spec.targets.join(', ')}] match no projection of the model (its modules: ${unique.join(', ')})`);
+    if (this.modules.size === 0) throw unmatchedTargetsError(this.spec.targets, availableModules);
   }
 
   /** Modules in a stable order (layer, then path). */
   ordered(): LoraModule[] {
-    return [...this.modules.values()].sort((x, y) => x.layer - y.layer || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    return byLayerThenPath(this.modules.values());
+  }
+
+  /** A then B of each module, in ordered() order. */
+  trainables(): AdapterTensor[] {
+    const { r } = this.spec;
+    return this.ordered().flatMap((m) => {
+      const names = loraInputNames(m.path);
+      return [
+        { name: names.a, layer: m.layer, data: m.a, dims: [r, m.inFeatures] },
+        { name: names.b, layer: m.layer, data: m.b, dims: [m.outFeatures, r] },
+      ];
+    });
+  }
+
+  /** One input mask [tokens, in] per module (train graphs with dropout > 0). */
+  dropoutMasks(): AdapterMask[] {
+    return this.spec.dropout > 0 ? this.ordered().map((m) => ({ name: loraInputNames(m.path).mask, features: m.inFeatures })) : [];
   }
 
   parameterCount(): number {
@@ -153,11 +173,4 @@ export class LoraAdapter {
     for (const m of this.modules.values()) n += m.a.length + m.b.length;
     return n;
   }
-}
-
-/** A seeded 0/1 dropout mask of n values (keep probability 1 - p). */
-export function dropoutMask(n: number, p: number, rng: Rng): Float32Array {
-  const mask = new Float32Array(n);
-  for (let i = 0; i < n; i++) mask[i] = rng.uniform() >= p ? 1 : 0;
-  return mask;
 }

@@ -3,3 +3,4 @@ export { TaskError, TaskCancelled, type RunContext, type TaskContext } from './c
 export { ADAPTER_DIR, evaluateSetup, runTune, setupTune, tuneFingerprint, type TuneSetup } from './tune';
 export { encodeMatMulModel } from './matmulModel';
 export { matmulGflops, dotProductErrorBound, referenceEntry, testMatrix, checkPositions } from './matmulMath';
+export { runOffsite, offsiteFingerprint, offsiteDiagnostics, EMULATOR_DIR, DIAGNOSTICS_FILE, type OffsiteSummary, type OffsiteMetric } from './offsite';

@@ -1,4 +1,4 @@
-// The `tune` task: LoRA fine-tuning of a causal LM from a *.peft.json, with evaluation, checkpoints (resume
+// The `tune` task: PEFT fine-tuning (LoRA or bottleneck adapters, peft.method) of a causal LM from a *.peft.json, with evaluation, checkpoints (resume
 // from the run folder's latest checkpoint), and the adapter written in Hugging Face PEFT format to
 // `<runDir>/adapter/`. Also the shared setup of `peft-lab eval`.
 import * as fs from 'node:fs';
@@ -10,13 +10,15 @@ import { readChoiceItems, readExamples, type ChoiceItem, type TokenExample } fro
 import { multipleChoiceAccuracy, perplexity } from '../eval';
 import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
-import { applyAdapterWeights, loadAdapter, saveAdapter } from '../peft/adapterFormat';
+import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
+import { BottleneckAdapter } from '../peft/bottleneck';
 import { layerBudget, LayerSelector } from '../ist';
 import { LoraAdapter } from '../peft/lora';
 import { writeFileAtomic } from '../runs/atomic';
 import { RUN_FILES } from '../runs/layout';
 import { findCheckpoint, restoreCheckpoint, saveCheckpoint } from '../train/checkpoint';
-import { LoraRunner } from '../train/loraGraph';
+import { PeftSessionRunner } from '../train/peftGraph';
+import type { PeftRunner } from '../train/runner';
 import { createOptimizer } from '../train/optimizer';
 import { NonFiniteLossError, Trainer, type StepRecord } from '../train/trainer';
 import { TaskError, type RunContext, type TaskContext } from './context';
@@ -27,8 +29,9 @@ export const ADAPTER_DIR = 'adapter';
 export interface TuneSetup {
   readonly model: LoadedModel;
   readonly tokenizer: ModelTokenizer | undefined;
-  readonly lora: LoraAdapter;
-  readonly runner: LoraRunner;
+  /** LoraAdapter or BottleneckAdapter, as peft.method says. */
+  readonly adapter: PeftAdapter;
+  readonly runner: PeftSessionRunner<PeftAdapter>;
   readonly train: readonly TokenExample[];
   readonly trainSeq: number;
   readonly evalExamples: readonly TokenExample[] | undefined;
@@ -38,7 +41,61 @@ export interface TuneSetup {
   dispose(): Promise<void>;
 }
 
+/** The adapter of the config's peft block; its modules are created when the first graph is built (seeded init). */
+export function createAdapter(peft: TuneConfig['peft'], seed: number): PeftAdapter {
+  const rng = derivedRng(seed, RNG_TAGS.init);
+  if (peft.method === 'bottleneck') {
+    const { placement, bottleneckSize, activation, scaling, dropout, targets } = peft;
+    return new BottleneckAdapter({ placement, bottleneckSize, activation, scaling, dropout, targets }, rng);
+  }
+  return new LoraAdapter({ r: peft.r, alpha: peft.alpha, dropout: peft.dropout, targets: peft.targets, rsLora: peft.rsLora }, rng);
+}
+
+function describeAdapter(peft: TuneConfig['peft']): string {
+  return peft.method === 'bottleneck'
+    ? `${peft.placement} bottleneck adapters (size ${peft.bottleneckSize}, ${peft.activation}, scaling ${peft.scaling})`
+    : `LoRA r=${peft.r} alpha=${peft.alpha}`;
+}
+
 const longest = (examples: readonly TokenExample[]): number => Math.max(...examples.map((e) => e.ids.length));
+
+/** A config's data block read for a model: token examples (ids checked against the vocabulary), choices, padding id. */
+export interface TaskData {
+  readonly tokenizer: ModelTokenizer | undefined;
+  readonly train: TokenExample[];
+  readonly evalExamples: TokenExample[] | undefined;
+  /** Multiple-choice items of an llm-adapters eval set (undefined when it has none). */
+  readonly choices: ChoiceItem[] | undefined;
+  readonly padId: number;
+  /** Reads another file of the data block's format (e.g. offsite support data); `where` is the JSON path for errors. */
+  read(file: string, limit: number, where?: string): TokenExample[];
+}
+
+/** Loads the tokenizer (when the format needs it) and the data block's files for `model`. */
+export function loadTaskData(model: LoadedModel, d: TuneConfig['data'], ctx: Pick<TaskContext, 'log'>): TaskData {
+  const evalIsInstructions = d.eval !== undefined && d.format === 'llm-adapters';
+  const needsTokenizer = d.format !== 'tokens' || evalIsInstructions;
+  const tokenizer = needsTokenizer ? ModelTokenizer.load(model.dir, model.config.vocabSize) : undefined;
+  const read = (file: string, limit: number, where = '$.data'): TokenExample[] => {
+    const examples = readExamples(file, d.format, { maxLength: d.maxLength, limit }, tokenizer);
+    examples.forEach((e, i) => {
+      const bad = e.ids.findIndex((id) => id >= model.config.vocabSize);
+      if (bad >= 0) throw new TaskError(`${file}: example ${i}, token ${bad} is id ${e.ids[bad]}, not below the model's vocab_size ${model.config.vocabSize}`, where);
+    });
+    return examples;
+  };
+  const train = read(d.train, d.limit.train);
+  const evalExamples = d.eval === undefined ? undefined : read(d.eval, d.limit.eval);
+  let choices: ChoiceItem[] | undefined;
+  if (d.eval !== undefined && evalIsInstructions) {
+    try {
+      choices = readChoiceItems(d.eval, d.limit.eval);
+    } catch (e) {
+      ctx.log('warn', `no multiple-choice accuracy: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return { tokenizer, train, evalExamples, choices, padId: tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0, read };
+}
 
 /** Loads model, tokenizer, data and the adapter (peft.init, or an explicit adapter folder), and builds the graphs. */
 export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'>, options: { adapterDir?: string } = {}): Promise<TuneSetup> {
@@ -48,44 +105,19 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
   } catch (e) {
     throw new TaskError(e instanceof Error ? e.message : String(e), '$.model');
   }
-  let runner: LoraRunner | undefined;
+  let runner: PeftSessionRunner<PeftAdapter> | undefined;
   try {
-    const d = config.data;
-    const evalIsInstructions = d.eval !== undefined && d.format === 'llm-adapters';
-    const needsTokenizer = d.format !== 'tokens' || evalIsInstructions;
-    const tokenizer = needsTokenizer ? ModelTokenizer.load(model.dir, model.config.vocabSize) : undefined;
-    const checked = (examples: TokenExample[], file: string): TokenExample[] => {
-      examples.forEach((e, i) => {
-        const bad = e.ids.findIndex((id) => id >= model.config.vocabSize);
-        if (bad >= 0) throw new TaskError(`${file}: example ${i}, token ${bad} is id ${e.ids[bad]}, not below the model's vocab_size ${model.config.vocabSize}`, '$.data');
-      });
-      return examples;
-    };
-    const read = (file: string, limit: number): TokenExample[] =>
-      checked(readExamples(file, d.format, { maxLength: d.maxLength, limit }, tokenizer), file);
-    const train = read(d.train, d.limit.train);
-    const evalExamples = d.eval === undefined ? undefined : read(d.eval, d.limit.eval);
-    let choices: ChoiceItem[] | undefined;
-    if (d.eval !== undefined && evalIsInstructions) {
-      try {
-        choices = readChoiceItems(d.eval, d.limit.eval);
-      } catch (e) {
-        ctx.log('warn', `no multiple-choice accuracy: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    const padId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
-    const lora = new LoraAdapter(
-      { r: config.peft.r, alpha: config.peft.alpha, dropout: config.peft.dropout, targets: config.peft.targets, rsLora: config.peft.rsLora },
-      derivedRng(config.train.seed, RNG_TAGS.init),
-    );
-    runner = new LoraRunner(model, lora, { device: config.runtime.device, threads: config.runtime.threads });
+    const { tokenizer, train, evalExamples, choices, padId } = loadTaskData(model, config.data, ctx);
+    const adapter = createAdapter(config.peft, config.train.seed);
+    runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads });
     const trainSeq = longest(train);
-    // Building the train graph creates the adapter's modules (A Kaiming-uniform from the seed, B = 0).
+    // Building the train graph creates the adapter's modules (LoRA: A Kaiming-uniform from the seed, B = 0;
+    // bottleneck: W_down Kaiming-uniform, W_up and the biases 0).
     await runner.session('train', config.train.batchSize, trainSeq);
     const init = options.adapterDir ?? config.peft.init;
     if (init !== undefined) {
       try {
-        applyAdapterWeights(lora, loadAdapter(init));
+        loadAdapterFolderInto(init, adapter);
       } catch (e) {
         throw new TaskError(e instanceof Error ? e.message : String(e), options.adapterDir !== undefined ? '--adapter' : '$.peft.init');
       }
@@ -93,7 +125,7 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
     }
     const finalRunner = runner;
     return {
-      model, tokenizer, lora, runner, train, trainSeq, evalExamples, evalSeq: evalExamples === undefined ? 0 : longest(evalExamples), choices, padId,
+      model, tokenizer, adapter, runner, train, trainSeq, evalExamples, evalSeq: evalExamples === undefined ? 0 : longest(evalExamples), choices, padId,
       dispose: async () => {
         await finalRunner.dispose();
         model.close();
@@ -107,7 +139,10 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
 }
 
 /** Evaluation metrics of the current adapter: eval-set loss/perplexity and, where parsed, choice accuracy. */
-export async function evaluateSetup(setup: TuneSetup, config: TuneConfig): Promise<Record<string, number>> {
+export async function evaluateSetup(
+  setup: Pick<TuneSetup, 'evalExamples' | 'evalSeq' | 'choices' | 'tokenizer' | 'padId'> & { readonly runner: PeftRunner },
+  config: Pick<TuneConfig, 'train' | 'data'>,
+): Promise<Record<string, number>> {
   const metrics: Record<string, number> = {};
   const batchSize = config.train.evalBatchSize;
   if (setup.evalExamples !== undefined) {
@@ -129,14 +164,18 @@ export function tuneFingerprint(config: TuneConfig): string {
 
 /** Keeps metrics.jsonl lines before the resumed step (a crash may have left step records past the checkpoint). */
 function truncateMetricsForResume(runDir: string, fromStep: number): void {
+  dropMetricRecords(runDir, (record) => typeof record.step === 'number' && record.step >= fromStep);
+}
+
+/** Rewrites metrics.jsonl without the records `drop` selects (and without a torn last line). */
+export function dropMetricRecords(runDir: string, drop: (record: Record<string, unknown>) => boolean): void {
   const file = path.join(runDir, RUN_FILES.metrics);
   if (!fs.existsSync(file)) return;
   const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
     if (line.trim().length === 0) return false;
     try {
       const record: unknown = JSON.parse(line);
-      const step = typeof record === 'object' && record !== null && 'step' in record ? record.step : undefined;
-      return !(typeof step === 'number' && step >= fromStep);
+      return typeof record === 'object' && record !== null && !drop(record as Record<string, unknown>);
     } catch {
       return false; // a torn last line
     }
@@ -148,7 +187,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
   ctx.progress(0, `loading ${config.model}`);
   const setup = await setupTune(config, ctx);
   try {
-    const { lora, runner, model } = setup;
+    const { adapter, runner, model } = setup;
     const t = config.train;
     const info = { baseModel: config.model, modelFamily: model.config.family };
     const optimizer = createOptimizer(t.optimizer, t.weightDecay);
@@ -160,13 +199,13 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       if (checkpoint.state.fingerprint !== fingerprint) {
         throw new TaskError(`${checkpoint.dir}: this checkpoint was written with other model/data/peft/train settings; resume it with the config it was started with`, 'resume');
       }
-      restoreCheckpoint(checkpoint, lora, optimizer);
+      restoreCheckpoint(checkpoint, adapter, optimizer);
       if (checkpoint.state.istScores !== undefined) selector.restoreScores(checkpoint.state.istScores);
       start = { completedSteps: checkpoint.state.step, consumed: checkpoint.state.consumed };
       truncateMetricsForResume(ctx.runDir, start.completedSteps);
       ctx.log('info', `resuming from ${checkpoint.dir} (step ${start.completedSteps} of ${t.steps})`);
     }
-    ctx.log('info', `LoRA r=${config.peft.r} alpha=${config.peft.alpha} on ${lora.modules.size} projections (${lora.parameterCount()} trainable values); ` +
+    ctx.log('info', `${describeAdapter(config.peft)} on ${adapter.modules.size} projections (${adapter.parameterCount()} trainable values); ` +
       `${setup.train.length} training examples, sequence length ${setup.trainSeq}`);
     const trainer = new Trainer(runner, optimizer, setup.train, setup.trainSeq, setup.padId, {
       steps: t.steps, batchSize: t.batchSize, gradAccum: t.gradAccum, lr: t.lr, warmupSteps: t.warmupSteps, decay: t.decay,
@@ -179,7 +218,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       saveCheckpoint(ctx.runDir, {
         step: completedSteps, consumed, seed: t.seed, rng: 'derived from seed, step and micro-batch', optimizer: t.optimizer, fingerprint,
         ...(config.layerSelection === 'ist' ? { istScores: selector.scores } : {}),
-      }, lora, optimizer, info);
+      }, adapter, optimizer, info);
     const unregister = ctx.onCancel(() => {
       const p = trainer.progress();
       const dir = writeCheckpoint(p.completedSteps, p.consumed);
@@ -214,7 +253,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const done = trainer.progress();
     writeCheckpoint(done.completedSteps, done.consumed);
     const adapterDir = path.join(ctx.runDir, ADAPTER_DIR);
-    saveAdapter(adapterDir, lora, info);
+    saveAdapterFolder(adapterDir, adapter, info);
     ctx.artifact(adapterDir, 'adapter');
     ctx.progress(1, 'evaluating');
     const evalMetrics = await evalRecord(t.steps - 1);
@@ -231,13 +270,13 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
         ...(first === undefined ? {} : { firstLoss: first.loss }),
         ...(last === undefined ? {} : { finalLoss: last.loss }),
         msPerStep,
-        trainableParams: lora.parameterCount(),
+        trainableParams: adapter.parameterCount(),
         optimizerStateBytes: optimizer.stateBytes(),
         ...evalMetrics,
       },
       adapter: adapterDir,
       memory: {
-        trainableParameters: lora.parameterCount(),
+        trainableParameters: adapter.parameterCount(),
         optimizerStateBytes: optimizer.stateBytes(),
         // ru_maxrss is in kilobytes on Linux.
         peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -1,13 +1,13 @@
-// Training checkpoints for resume: `<runDir>/checkpoints/step-NNNNNN/` holds the adapter (Hugging Face PEFT
-// format), the optimizer state (optimizer.safetensors) and state.json; `checkpoints/latest.json` names the newest.
+// Training checkpoints for resume: `<runDir>/checkpoints/step-NNNNNN/` holds the adapter (its method's folder
+// format, peft/adapterFolder.ts), the optimizer state (optimizer.safetensors) and state.json;
+// `checkpoints/latest.json` names the newest.
 // A checkpoint folder is written under a temporary name and renamed into place, then latest.json is replaced
 // atomically, so a crash at any point leaves the previous checkpoint intact and named.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors } from '../models/safetensorsWriter';
-import { applyAdapterWeights, loadAdapter, saveAdapter } from '../peft/adapterFormat';
-import type { LoraAdapter } from '../peft/lora';
+import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
 import { writeJsonAtomic } from '../runs/atomic';
 import type { Optimizer } from './optimizer';
 
@@ -37,7 +37,7 @@ export interface CheckpointInfo {
   readonly state: TrainState;
 }
 
-export function saveCheckpoint(runDir: string, state: TrainState, adapter: LoraAdapter, optimizer: Optimizer, info: { baseModel: string; modelFamily: string }): string {
+export function saveCheckpoint(runDir: string, state: TrainState, adapter: PeftAdapter, optimizer: Optimizer, info: { baseModel: string; modelFamily: string }): string {
   const root = path.join(runDir, CHECKPOINTS_DIR);
   fs.mkdirSync(root, { recursive: true });
   const name = `step-${String(state.step).padStart(6, '0')}`;
@@ -45,7 +45,7 @@ export function saveCheckpoint(runDir: string, state: TrainState, adapter: LoraA
   const tmpDir = path.join(root, `.${name}.${process.pid}.tmp`);
   fs.rmSync(tmpDir, { recursive: true, force: true });
   fs.mkdirSync(tmpDir);
-  saveAdapter(tmpDir, adapter, info);
+  saveAdapterFolder(tmpDir, adapter, info);
   const tensors = optimizer.stateTensors().map((t) => ({ name: t.name, dtype: 'F32' as const, shape: [t.data.length], data: t.data }));
   writeSafetensors(path.join(tmpDir, OPTIMIZER_FILE), tensors, { format: 'peft-lab-optimizer' });
   writeJsonAtomic(path.join(tmpDir, STATE_FILE), state);
@@ -92,8 +92,8 @@ export function findCheckpoint(runDir: string): CheckpointInfo | undefined {
 }
 
 /** Loads a checkpoint's adapter weights and optimizer state into live objects. */
-export function restoreCheckpoint(info: CheckpointInfo, adapter: LoraAdapter, optimizer: Optimizer): void {
-  applyAdapterWeights(adapter, loadAdapter(info.dir));
+export function restoreCheckpoint(info: CheckpointInfo, adapter: PeftAdapter, optimizer: Optimizer): void {
+  loadAdapterFolderInto(info.dir, adapter);
   const file = SafetensorsFile.open(path.join(info.dir, OPTIMIZER_FILE));
   try {
     const tensors = new Map<string, Float32Array>();

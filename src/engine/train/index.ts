@@ -15,6 +15,7 @@ export {
   batchFeeds, buildLoraGraph, gradOutputName, LoraRunner, LOGPROB_OUTPUT, LOSS_OUTPUT, TARGETS_INPUT,
   type LoraGraphOptions, type ProviderInfo, type SessionSettings,
 } from './loraGraph';
+export { buildPeftGraph, PeftSessionRunner, type PeftGraphOptions } from './peftGraph';
 export type { PeftRunner } from './runner';
 export { AdamW, adamwUpdate, createOptimizer, Sgd, type AdamMoments, type AdamWOptions, type Optimizer } from './optimizer';
 export { learningRateAt, type DecayKind, type Schedule } from './schedule';

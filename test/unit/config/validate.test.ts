@@ -111,7 +111,7 @@ describe('experiment config validation', () => {
     const { line, column } = positionOf(text, '"train"');
     assert.throws(() => loadExperimentConfig(file), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.ok(err.message.endsWith(`bad.peft.json:${line}:${column}: $.task: must be one of device-check, tune`), err.message);
+      assert.ok(err.message.endsWith(`bad.peft.json:${line}:${column}: $.task: must be one of device-check, tune, offsite`), err.message);
       return true;
     });
     assert.throws(() => loadExperimentConfig(path.join(dir, 'missing.peft.json')), /missing\.peft\.json:1:1: cannot read the config/);

@@ -8,6 +8,7 @@ import { UsageError } from '../../../src/cli/command';
 import { command as evalCommand } from '../../../src/cli/commands/eval';
 import { command as runCommand } from '../../../src/cli/commands/run';
 import { SafetensorsFile } from '../../../src/engine/models/safetensors';
+import { LoraAdapter } from '../../../src/engine/peft/lora';
 import { writeSafetensors } from '../../../src/engine/models/safetensorsWriter';
 import { evaluateSetup, runTune, setupTune, TaskCancelled, TaskError } from '../../../src/engine/tasks';
 import { findCheckpoint } from '../../../src/engine/train/checkpoint';
@@ -139,7 +140,8 @@ describe('tune: LoRA training runs', function () {
     const config = loadTune(writeTuneConfig(tempDir('ext'), { peft: { init: adapterDir } }));
     const setup = await setupTune(config, { log: () => undefined });
     try {
-      const m = setup.lora.modules.get('transformer.h.1.mlp.c_proj');
+      assert.ok(setup.adapter instanceof LoraAdapter);
+      const m = setup.adapter.modules.get('transformer.h.1.mlp.c_proj');
       assert.ok(m !== undefined);
       assert.ok(Math.abs((m.a[1] ?? 0) - Math.sin(1) * 0.1) < 1e-7);
       assert.ok(Math.abs((m.b[2] ?? 0) - Math.cos(2) * 0.1) < 1e-7);

@@ -1,0 +1,348 @@
+// The `offsite` task (DESIGN.md "Offsite-tuning and GradOT"; issue 7): for one config,
+//   emulator          build the emulator (buildEmulator) into <run>/emulator/ (written under a temporary name, renamed);
+//   zeroShot          evaluate the full model and the emulator with the untouched adapter (= the models themselves);
+//   gradientsBefore   adapter-gradient agreement, emulator vs full model, on held-out data, before tuning;
+//   tuneEmulator      tune the adapter layers on the emulator with the Trainer (values in offsite-adapter.safetensors);
+//   emulatorFinetuned evaluate emulator + adapter;
+//   plugIn            copy the adapter into the full model (written to <run>/adapter/), evaluate;
+//   gradientsAfter    the gradient agreement with the tuned adapter;
+//   fullFinetune      (offsite.fullFinetune) tune the same adapter layers, from the same start, on the full model.
+// Each step's outputs are recorded in offsite-state.json once written (pipeline/stepState.ts); a rerun in the same
+// run folder (peft-lab run --resume) skips the recorded steps. A cancelled tuning step restarts from its start.
+// Metric: multiple-choice accuracy for llm-adapters eval data with answer choices, perplexity otherwise.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseDiagnosticsFile, type AdapterDiagnostic, type DiagnosticsFile } from '../../protocol/diagnostics';
+import type { RunSummary } from '../../protocol/runFiles';
+import type { OffsiteConfig } from '../config/types';
+import { makeBatch, type TrainBatch } from '../data/batches';
+import type { TokenExample } from '../data/examples';
+import { loadModel, type LoadedModel } from '../models/model';
+import { buildEmulator, type EmulatorDiagnostics, type EmulatorPhase } from '../offsite/emulator';
+import { OffsiteAdapter, type AdapterSpec } from '../offsite/pipeline/adapter';
+import { gradientAgreement, heldOutBatches, heldOutGradients } from '../offsite/pipeline/gradientAgreement';
+import { StepState } from '../offsite/pipeline/stepState';
+import { writeJsonAtomic } from '../runs/atomic';
+import { createOptimizer } from '../train/optimizer';
+import { NonFiniteLossError, Trainer, type StepRecord } from '../train/trainer';
+import { TaskCancelled, TaskError, type RunContext } from './context';
+import { ADAPTER_DIR, dropMetricRecords, evaluateSetup, loadTaskData } from './tune';
+
+export const EMULATOR_DIR = 'emulator';
+export const DIAGNOSTICS_FILE = 'diagnostics.json';
+/** Adapter values after tuning on the emulator, by full-model module path (for resuming the later steps). */
+export const OFFSITE_ADAPTER_VALUES = 'offsite-adapter.safetensors';
+
+export type OffsiteMetric = 'accuracy' | 'perplexity';
+
+/** summary.json `offsite`. */
+export interface OffsiteSummary {
+  readonly metric: OffsiteMetric;
+  readonly fullZeroShot: number;
+  readonly emulatorZeroShot: number;
+  readonly emulatorFinetuned: number;
+  readonly plugIn: number;
+  readonly fullFinetuned?: number;
+  /** Privacy gap, larger = more privacy: accuracy plugIn - emulatorFinetuned; perplexity emulatorFinetuned - plugIn. */
+  readonly gap: number;
+  readonly gapDefinition: string;
+  readonly method: string;
+  readonly adapterPeft: 'full' | 'lora';
+  readonly adapterLayers: readonly [number, number];
+  /** Seconds of statistics, SVD, selection and writing (the emulator's loss evaluation not included). */
+  readonly compressionSeconds: number;
+  readonly emulatorParameters: number;
+  readonly fullParameters: number;
+  readonly meanCosineBefore: number;
+  readonly meanCosineAfter: number;
+}
+
+interface EmulatorStep {
+  readonly parameterCount: number;
+  readonly fullParameterCount: number;
+  readonly timings: Readonly<Record<EmulatorPhase, number>>;
+  readonly compressionSeconds: number;
+  readonly diagnostics: EmulatorDiagnostics;
+}
+
+type Evaluation = Record<string, number>;
+interface GradientStep { readonly names: string[]; readonly cosine: number[]; readonly relError: number[] }
+interface TuneStep { readonly steps: number; readonly firstLoss?: number; readonly finalLoss?: number; readonly msPerStep: number }
+
+/** The settings the recorded steps depend on (evaluation cadence, batch size of evaluation and fullFinetune excluded). */
+export function offsiteFingerprint(config: OffsiteConfig): string {
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, ...train } = config.train;
+  const { fullFinetune: _f, ...offsite } = config.offsite;
+  return JSON.stringify({ task: 'offsite', model: config.model, data: config.data, ...loraSettings(config), train, offsite });
+}
+
+/** The peft block's LoRA settings, used when adapterPeft is lora. */
+function loraSettings(config: OffsiteConfig): Pick<AdapterSpec, 'lora'> {
+  const p = config.peft;
+  if (config.offsite.adapterPeft !== 'lora' || p.method !== 'lora') return {};
+  return { lora: { r: p.r, alpha: p.alpha, dropout: p.dropout, rsLora: p.rsLora } };
+}
+
+const longest = (examples: readonly TokenExample[]): number => Math.max(...examples.map((e) => e.ids.length));
+
+/** `examples` in batches of `batchSize` rows at one length (a shorter last batch has its own shape). */
+function supportBatches(examples: readonly TokenExample[], batchSize: number, padId: number): TrainBatch[] {
+  const seq = longest(examples);
+  const out: TrainBatch[] = [];
+  for (let i = 0; i < examples.length; i += batchSize) out.push(makeBatch(examples.slice(i, i + batchSize), seq, padId));
+  return out;
+}
+
+/** A task-level error from an engine error: `offsite.x.y: ...` messages get their JSON path as `where`. */
+function asTaskError(e: unknown, fallbackWhere: string): TaskError {
+  if (e instanceof TaskError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const key = /^(offsite(?:\.[A-Za-z]+)+):/.exec(message)?.[1];
+  return new TaskError(message, key !== undefined ? `$.${key}` : fallbackWhere);
+}
+
+/** diagnostics.json from the emulator's modules and losses and, once measured, the adapters' gradient agreement. */
+export function offsiteDiagnostics(emulator: EmulatorDiagnostics, heldOut: { full: number; emulator: number } | undefined, before?: GradientStep, after?: GradientStep): DiagnosticsFile {
+  const adapters: AdapterDiagnostic[] = before === undefined || after === undefined ? [] : before.names.map((name, i) => ({
+    name, cosineBefore: before.cosine[i] ?? Number.NaN, cosineAfter: after.cosine[i] ?? Number.NaN,
+    relErrorBefore: before.relError[i] ?? Number.NaN, relErrorAfter: after.relError[i] ?? Number.NaN,
+  }));
+  const modules = emulator.modules.map(({ gcs, ...m }) => ({ ...m, kept: [...m.kept], singularValues: [...m.singularValues], ...(gcs === null ? {} : { gcs: [...gcs] }) }));
+  const support = emulator.loss;
+  return {
+    adapters, modules,
+    loss: {
+      ...(support === undefined ? {} : { full: support.full, emulator: support.emulator, privacyGap: support.emulator - support.full, data: 'support' }),
+      ...(heldOut === undefined ? {} : { heldOutFull: heldOut.full, heldOutEmulator: heldOut.emulator }),
+    },
+  };
+}
+
+export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promise<Partial<RunSummary>> {
+  const o = config.offsite;
+  const t = config.train;
+  const evalFile = config.data.eval;
+  if (evalFile === undefined) throw new TaskError('the offsite task needs data.eval: held-out data for the evaluations and the gradient diagnostics', '$.data.eval');
+  if (o.adapterPeft === 'lora' && config.peft.method !== 'lora') {
+    throw new TaskError(`offsite adapterPeft "lora" uses the peft block's LoRA settings; peft.method is "${config.peft.method}"`, '$.peft.method');
+  }
+  let state: StepState;
+  try {
+    state = StepState.open(ctx.runDir, offsiteFingerprint(config));
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e), 'resume');
+  }
+  if (state.completed.length > 0) ctx.log('info', `resuming: steps ${state.completed.join(', ')} already done`);
+  ctx.progress(0, `loading ${config.model}`);
+  let full: LoadedModel;
+  try {
+    full = loadModel(config.model);
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e), '$.model');
+  }
+  const opened: { close(): Promise<void> | void }[] = [{ close: () => full.close() }];
+  try {
+    const data = loadTaskData(full, config.data, ctx);
+    const settings = { device: config.runtime.device, threads: config.runtime.threads };
+    const emulatorDir = path.join(ctx.runDir, EMULATOR_DIR);
+    const info = { baseModel: config.model, modelFamily: full.config.family };
+
+    // a. The emulator.
+    const emu = (await state.run<EmulatorStep>('emulator', async () => {
+      ctx.progress(0.02, `building the ${o.emulator.method} emulator`);
+      const supportFile = o.emulator.supportData ?? config.data.train;
+      const support = supportBatches(data.read(supportFile, o.emulator.supportExamples, '$.offsite.emulator.supportData'), t.batchSize, data.padId);
+      const tmp = path.join(ctx.runDir, `.${EMULATOR_DIR}.${process.pid}.tmp`);
+      fs.rmSync(tmp, { recursive: true, force: true });
+      let result;
+      try {
+        result = await buildEmulator(full, support, {
+          method: o.emulator.method, adapterLayers: o.adapterLayers, attentionRankRatio: o.emulator.attentionRankRatio,
+          mlpChannelRatio: o.emulator.mlpChannelRatio, keepTopRankRatio: o.emulator.keepTopRankRatio, lambdaAttention: o.emulator.lambdaAttention,
+          lambdaMlp: o.emulator.lambdaMlp, keepLayers: o.emulator.keepLayers, seed: t.seed,
+          session: { executionProvider: settings.device, intraOpNumThreads: settings.threads },
+        }, tmp);
+      } catch (e) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw asTaskError(e, 'emulator');
+      }
+      fs.rmSync(emulatorDir, { recursive: true, force: true });
+      fs.renameSync(tmp, emulatorDir);
+      const { timings } = result;
+      const compressionSeconds = timings.stats + timings.svd + timings.selection + timings.write;
+      ctx.log('info', `${o.emulator.method} emulator: ${result.parameterCount} of ${result.fullParameterCount} parameters, compressed in ${compressionSeconds.toFixed(2)} s`);
+      ctx.artifact(emulatorDir, 'emulator');
+      return { parameterCount: result.parameterCount, fullParameterCount: result.fullParameterCount, timings, compressionSeconds, diagnostics: result.diagnostics };
+    })).value;
+    const diagnosticsFile = path.join(ctx.runDir, DIAGNOSTICS_FILE);
+    const writeDiagnostics = (d: DiagnosticsFile): void => writeJsonAtomic(diagnosticsFile, parseDiagnosticsFile(d, diagnosticsFile));
+    writeDiagnostics(offsiteDiagnostics(emu.diagnostics, undefined));
+    ctx.throwIfCancelled();
+
+    const emulator = loadModel(emulatorDir);
+    opened.push({ close: () => emulator.close() });
+    const spec: AdapterSpec = { peft: o.adapterPeft, adapterLayers: o.adapterLayers, ...loraSettings(config), seed: t.seed };
+    const trainSeq = longest(data.train);
+    const emuAdapter = new OffsiteAdapter(emulator, spec, settings);
+    opened.push({ close: () => emuAdapter.dispose() });
+    const fullAdapter = new OffsiteAdapter(full, spec, settings);
+    opened.push({ close: () => fullAdapter.dispose() });
+    await emuAdapter.build(t.batchSize, trainSeq);
+    await fullAdapter.build(t.batchSize, trainSeq);
+    // Both start from the same values (LoRA: A from the seed, B = 0; full: dW = 0), so both are their base models.
+    const start = emuAdapter.snapshot();
+    fullAdapter.assign(start, 'the emulator adapter');
+    ctx.log('info', `adapter (${o.adapterPeft}) on layers [${o.adapterLayers.join(', ')}]: ${emuAdapter.groups().length} linear maps, ${emuAdapter.parameterCount()} trainable values`);
+
+    const evalSetup = (adapter: OffsiteAdapter): Parameters<typeof evaluateSetup>[0] => ({
+      runner: adapter.runner, evalExamples: data.evalExamples, evalSeq: data.evalExamples === undefined ? 0 : longest(data.evalExamples),
+      choices: data.choices, tokenizer: data.tokenizer, padId: data.padId,
+    });
+    const metric: OffsiteMetric = data.choices !== undefined && data.tokenizer !== undefined ? 'accuracy' : 'perplexity';
+    const evaluate = (adapter: OffsiteAdapter): Promise<Evaluation> => evaluateSetup(evalSetup(adapter), config);
+    const value = (e: Evaluation): number => (metric === 'accuracy' ? e.evalAccuracy : e.evalPerplexity) ?? Number.NaN;
+
+    // b. Zero-shot.
+    const zeroShot = (await state.run('zeroShot', async () => {
+      ctx.progress(0.1, 'zero-shot evaluation of the full model and the emulator');
+      return { full: await evaluate(fullAdapter), emulator: await evaluate(emuAdapter) };
+    })).value;
+    ctx.throwIfCancelled();
+
+    const diagExamples = (data.evalExamples ?? []).slice(0, o.diagnosticExamples);
+    const diagBatches = heldOutBatches(diagExamples, t.batchSize, Math.max(trainSeq, longest(diagExamples)), data.padId);
+    const agreement = async (): Promise<GradientStep> => {
+      const ge = await heldOutGradients(emuAdapter, diagBatches, t.seed);
+      const gf = await heldOutGradients(fullAdapter, diagBatches, t.seed);
+      const names = fullAdapter.groups().map((g) => g.name);
+      const pairs = names.map((_, i) => gradientAgreement(ge[i] ?? [], gf[i] ?? []));
+      return { names, cosine: pairs.map((p) => p.cosine), relError: pairs.map((p) => p.relError) };
+    };
+    const before = (await state.run('gradientsBefore', () => {
+      ctx.progress(0.15, 'adapter gradients on held-out data, emulator vs full model (before tuning)');
+      return agreement();
+    })).value;
+    ctx.throwIfCancelled();
+
+    const tune = async (adapter: OffsiteAdapter, phase: 'emulator' | 'full', progressFrom: number, progressTo: number): Promise<TuneStep> => {
+      // A cancelled attempt's step records of this phase are replaced by the rerun's.
+      dropMetricRecords(ctx.runDir, (r) => r.phase === phase);
+      const optimizer = createOptimizer(t.optimizer, t.weightDecay);
+      const trainer = new Trainer(adapter.runner, optimizer, data.train, trainSeq, data.padId, {
+        steps: t.steps, batchSize: t.batchSize, gradAccum: t.gradAccum, lr: t.lr, warmupSteps: t.warmupSteps, decay: t.decay,
+        maxGradNorm: t.maxGradNorm, seed: t.seed, evalEvery: t.evalEvery, checkpointEvery: 0,
+      });
+      const steps: StepRecord[] = [];
+      try {
+        await trainer.run({
+          onStep: (r) => {
+            steps.push(r);
+            ctx.emitMetric({ ...r, phase });
+            ctx.progress(progressFrom + ((progressTo - progressFrom) * (r.step + 1)) / t.steps, `${phase}: step ${r.step + 1}/${t.steps} loss ${r.loss.toFixed(4)}`);
+          },
+          evaluate: async (step) => ctx.emitMetric({ type: 'eval', phase, step, ...(await evaluate(adapter)) }),
+          checkpoint: () => undefined,
+          throwIfCancelled: () => ctx.throwIfCancelled(),
+        });
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) throw new TaskError(`${phase} tuning: ${e.message}`, `offsite ${phase} tuning step ${e.step}`);
+        throw e;
+      }
+      const first = steps[0];
+      const last = steps[steps.length - 1];
+      return {
+        steps: steps.length, ...(first === undefined ? {} : { firstLoss: first.loss }), ...(last === undefined ? {} : { finalLoss: last.loss }),
+        msPerStep: steps.length > 0 ? steps.reduce((a, r) => a + r.ms, 0) / steps.length : 0,
+      };
+    };
+
+    // c. Tune the adapter layers on the emulator.
+    const valuesFile = path.join(ctx.runDir, OFFSITE_ADAPTER_VALUES);
+    const tuned = await state.run('tuneEmulator', async () => {
+      const r = await tune(emuAdapter, 'emulator', 0.2, 0.7);
+      const tmp = `${valuesFile}.${process.pid}.tmp`;
+      emuAdapter.saveValues(tmp);
+      fs.renameSync(tmp, valuesFile);
+      return r;
+    });
+    if (tuned.skipped) emuAdapter.loadValues(valuesFile);
+    ctx.throwIfCancelled();
+
+    // d. Emulator + adapter.
+    const emulatorFinetuned = (await state.run('emulatorFinetuned', async () => {
+      ctx.progress(0.72, 'evaluating emulator + adapter');
+      return evaluate(emuAdapter);
+    })).value;
+    ctx.throwIfCancelled();
+
+    // e. Plug-in.
+    fullAdapter.copyFrom(emuAdapter);
+    const adapterDir = path.join(ctx.runDir, ADAPTER_DIR);
+    const plugIn = (await state.run('plugIn', async () => {
+      ctx.progress(0.78, 'plugging the adapter into the full model');
+      const tmp = path.join(ctx.runDir, `.${ADAPTER_DIR}.${process.pid}.tmp`);
+      fs.rmSync(tmp, { recursive: true, force: true });
+      fullAdapter.export(tmp, info);
+      fs.rmSync(adapterDir, { recursive: true, force: true });
+      fs.renameSync(tmp, adapterDir);
+      ctx.artifact(adapterDir, 'adapter');
+      return evaluate(fullAdapter);
+    })).value;
+    const after = (await state.run('gradientsAfter', () => {
+      ctx.progress(0.84, 'adapter gradients on held-out data, emulator vs full model (after tuning)');
+      return agreement();
+    })).value;
+    const diagnostics = offsiteDiagnostics(emu.diagnostics, { full: zeroShot.full.evalLoss ?? Number.NaN, emulator: zeroShot.emulator.evalLoss ?? Number.NaN }, before, after);
+    writeDiagnostics(diagnostics);
+    ctx.artifact(diagnosticsFile, 'diagnostics');
+    ctx.throwIfCancelled();
+
+    // Upper bound: the same adapter layers tuned on the full model from the same start.
+    let fullFinetuned: Evaluation | undefined;
+    let fullTune: TuneStep | undefined;
+    if (o.fullFinetune) {
+      fullAdapter.assign(start, 'the starting values');
+      const r = (await state.run('fullFinetune', async () => {
+        const tuneRecord = await tune(fullAdapter, 'full', 0.86, 0.98);
+        return { tune: tuneRecord, evaluation: await evaluate(fullAdapter) };
+      })).value;
+      fullFinetuned = r.evaluation;
+      fullTune = r.tune;
+    }
+
+    const mean = (xs: readonly number[]): number => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+    const plugValue = value(plugIn);
+    const emuFtValue = value(emulatorFinetuned);
+    const offsite: OffsiteSummary = {
+      metric, fullZeroShot: value(zeroShot.full), emulatorZeroShot: value(zeroShot.emulator), emulatorFinetuned: emuFtValue, plugIn: plugValue,
+      ...(fullFinetuned === undefined ? {} : { fullFinetuned: value(fullFinetuned) }),
+      gap: metric === 'accuracy' ? plugValue - emuFtValue : emuFtValue - plugValue,
+      gapDefinition: metric === 'accuracy' ? 'plugIn - emulatorFinetuned (accuracy; larger = more privacy)' : 'emulatorFinetuned - plugIn (perplexity, lower is better; larger = more privacy)',
+      method: o.emulator.method, adapterPeft: o.adapterPeft, adapterLayers: o.adapterLayers,
+      compressionSeconds: emu.compressionSeconds, emulatorParameters: emu.parameterCount, fullParameters: emu.fullParameterCount,
+      meanCosineBefore: mean(before.cosine), meanCosineAfter: mean(after.cosine),
+    };
+    ctx.log('info', `offsite ${metric}: full zero-shot ${offsite.fullZeroShot.toFixed(4)}, emulator zero-shot ${offsite.emulatorZeroShot.toFixed(4)}, ` +
+      `emulator fine-tuned ${emuFtValue.toFixed(4)}, plug-in ${plugValue.toFixed(4)}, gap ${offsite.gap.toFixed(4)}`);
+    const provider = fullAdapter.provider ?? emuAdapter.provider;
+    return {
+      ...(provider === undefined ? {} : { device: { requested: provider.requested, used: provider.used, ...(provider.fallbackReason === undefined ? {} : { fallbackReason: provider.fallbackReason }) } }),
+      metrics: {
+        compressionSeconds: emu.compressionSeconds, trainableParams: emuAdapter.parameterCount(), steps: tuned.value.steps,
+        ...(tuned.value.firstLoss === undefined ? {} : { firstLoss: tuned.value.firstLoss }),
+        ...(tuned.value.finalLoss === undefined ? {} : { finalLoss: tuned.value.finalLoss }),
+        msPerStep: tuned.value.msPerStep,
+        ...(fullTune?.finalLoss === undefined ? {} : { fullFinetuneFinalLoss: fullTune.finalLoss }),
+      },
+      offsite,
+      adapter: adapterDir,
+      emulator: emulatorDir,
+      diagnostics: diagnosticsFile,
+    };
+  } catch (e) {
+    if (e instanceof TaskCancelled) throw e;
+    throw asTaskError(e, 'task offsite');
+  } finally {
+    for (const r of opened.reverse()) await r.close();
+  }
+}

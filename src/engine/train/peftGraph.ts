@@ -1,0 +1,230 @@
+// The graphs a run of a per-layer PEFT method (LoRA, bottleneck adapters: peft/perLayer.ts) needs, on one static
+// [batch, seq] bucket each:
+//  - train: loss = mean cross-entropy over the kept next-token targets, plus the gradient of every adapter input
+//    (autodiff only reaches the adapter inputs: the base weights are initializers, never differentiated);
+//  - score: the log-probability of each target token [batch * seq] (0 where the target is ignored), for
+//    perplexity, multiple-choice log-likelihoods and IST's suppression rollouts (score graphs built by the runner
+//    take the per-layer scale input LAYER_SCALE_INPUT [L], 1 normally).
+// Sparse layer training (IST and its baselines): a train graph built with `gradFromLayer` = l differentiates only
+// the adapter inputs of layers >= l, so the backward pass stops at layer l (autodiff only emits the nodes on paths
+// from the loss to `wrt`; below l nothing is differentiated at all). The runner keeps one train session per
+// (batch, seq, l), at most L per bucket; differentiating exactly the selected set would need one session per
+// subset (C(L, n) of them), while the extra cost of this scheme is only the small weight-gradient products of the
+// unselected layers above l: the activation gradient must pass through those layers anyway to reach layer l.
+import { gradients } from '../graph/autodiff';
+import type { GraphBuilder } from '../graph/builder';
+import type { Tensor } from '../graph/tensor';
+import { crossEntropy } from '../graph/loss';
+import { toModelBytes } from '../graph/serialize';
+import { IGNORE_INDEX } from '../data/examples';
+import type { TrainBatch } from '../data/batches';
+import { buildCausalLm, INPUT_NAMES } from '../models/causalLm';
+import type { LoadedModel } from '../models/model';
+import { dropoutMask, LAYER_SCALE_INPUT, type PerLayerAdapter } from '../peft/perLayer';
+import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
+import type { Rng } from '../util/random';
+import type { PeftRunner } from './runner';
+
+export const TARGETS_INPUT = 'targets';
+export const LOSS_OUTPUT = 'loss';
+export const LOGPROB_OUTPUT = 'token_logprob';
+
+export interface PeftGraphOptions {
+  readonly batch: number;
+  readonly seq: number;
+  readonly kind: 'train' | 'score';
+  readonly dtype?: 'float32' | 'float64';
+  /** Apply the adapter's dropout (train graphs; default true for train). */
+  readonly dropout?: boolean;
+  /** Train graphs: differentiate only the adapter inputs of layers >= this (default 0: all). */
+  readonly gradFromLayer?: number;
+  /** Add the per-layer scale input LAYER_SCALE_INPUT [model layers] (default false). */
+  readonly layerScale?: boolean;
+}
+
+/** Builds the graph; the adapter's modules are created on the first build. */
+export function buildPeftGraph(model: LoadedModel, adapter: PerLayerAdapter, o: PeftGraphOptions): GraphBuilder {
+  const dtype = o.dtype ?? 'float32';
+  const sites: string[] = [];
+  const hook = adapter.hook({
+    train: o.kind === 'train' && (o.dropout ?? true), dtype,
+    ...(o.layerScale === true ? { layerScaleCount: model.config.numLayers } : {}),
+  });
+  const graph = buildCausalLm(model, {
+    batch: o.batch, seq: o.seq, dtype,
+    linearHook: (g, site) => {
+      sites.push(site.module);
+      return hook(g, site);
+    },
+  });
+  adapter.assertMatched(sites);
+  const b = graph.builder;
+  const loss = declareObjective(b, b.reshape(graph.logits, [o.batch * o.seq, model.config.vocabSize]), o.kind, dtype);
+  if (loss !== undefined) {
+    const from = o.gradFromLayer ?? 0;
+    if (from === 0) {
+      gradients(b, loss);
+    } else {
+      const names = new Set(adapter.trainables().filter((t) => t.layer >= from).map((t) => t.name));
+      if (names.size === 0) throw new Error(`${adapter.method} train graph: no adapted module in layers >= ${from}`);
+      gradients(b, loss, { wrt: b.trainableInputs.filter((t) => names.has(t.name)) });
+    }
+  }
+  return b;
+}
+
+/**
+ * Adds the targets input TARGETS_INPUT [n] and the objective on next-token logits [n, vocab]: a train graph
+ * outputs LOSS_OUTPUT (returned, to differentiate), a score graph LOGPROB_OUTPUT [n] (0 where ignored).
+ */
+export function declareObjective(b: GraphBuilder, logits: Tensor, kind: 'train' | 'score', dtype: 'float32' | 'float64'): Tensor | undefined {
+  const n = logits.shape[0] ?? 0;
+  const targets = b.input(TARGETS_INPUT, 'int64', [n]);
+  if (kind === 'train') {
+    const loss = crossEntropy(b, logits, targets, { ignoreIndex: IGNORE_INDEX });
+    b.output(loss, LOSS_OUTPUT);
+    return loss;
+  }
+  b.untaped(() => {
+    const logp = b.logSoftmax(logits, 1);
+    const keep = b.not(b.equal(targets, IGNORE_INDEX));
+    const safe = b.unsqueeze(b.where(keep, targets, 0), [1]);
+    const [picked] = b.emit('GatherElements', [logp, safe], [{ dtype, shape: [n, 1] }], { axis: { kind: 'int', value: 1 } });
+    b.output(b.mul(b.reshape(picked, [n]), b.cast(keep, dtype)), LOGPROB_OUTPUT);
+  });
+  return undefined;
+}
+
+/** Mean negative log-probability over the kept targets of a batch (as the train graph's loss), in float64. */
+export function meanTargetLoss(batch: TrainBatch, logp: Float32Array): number {
+  let sum = 0;
+  let kept = 0;
+  batch.targets.forEach((t, i) => {
+    if (t === IGNORE_INDEX) return;
+    sum -= logp[i] ?? 0;
+    kept += 1;
+  });
+  return kept > 0 ? sum / kept : 0;
+}
+
+export function gradOutputName(inputName: string): string {
+  return `grad.${inputName}`;
+}
+
+const i64 = (a: Int32Array): BigInt64Array => BigInt64Array.from(a, (v) => BigInt(v));
+
+/** Feeds for the token inputs and targets of a batch. */
+export function batchFeeds(batch: TrainBatch): Record<string, HostTensor> {
+  const dims = [batch.batch, batch.seq];
+  return {
+    [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(batch.ids), dims),
+    [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(batch.mask), dims),
+    [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(batch.positions), dims),
+    [TARGETS_INPUT]: hostTensor(TARGETS_INPUT, i64(batch.targets), [batch.batch * batch.seq]),
+  };
+}
+
+export interface SessionSettings {
+  readonly device: 'auto' | 'cpu' | 'cuda' | 'webgpu';
+  readonly threads: number;
+}
+
+export interface ProviderInfo {
+  readonly requested: string;
+  readonly used: string;
+  readonly fallbackReason?: string;
+}
+
+/**
+ * Float32 sessions for train and score graphs, one per (kind, batch, seq, gradFromLayer), fed with the adapter's
+ * current weights. LoraRunner and BottleneckRunner are this class for their adapter.
+ */
+export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner {
+  private readonly sessions = new Map<string, Promise<RuntimeSession>>();
+  provider: ProviderInfo | undefined;
+
+  constructor(readonly model: LoadedModel, readonly adapter: A, private readonly settings: SessionSettings) {}
+
+  /**
+   * Builds (once) the graph for a bucket; building the first one creates the adapter's modules. Train sessions
+   * differentiate the layers >= gradFromLayer only; score sessions take the per-layer scale input.
+   */
+  session(kind: 'train' | 'score', batch: number, seq: number, gradFromLayer = 0): Promise<RuntimeSession> {
+    const from = kind === 'train' ? gradFromLayer : 0;
+    const key = `${kind}|${batch}|${seq}|${from}`;
+    let s = this.sessions.get(key);
+    if (s === undefined) {
+      const b = buildPeftGraph(this.model, this.adapter, { kind, batch, seq, gradFromLayer: from, layerScale: kind === 'score' });
+      const label = `${this.model.config.modelType} ${this.adapter.method} ${kind} b${batch} s${seq}${from > 0 ? ` from layer ${from}` : ''}`;
+      s = createSession({ bytes: toModelBytes(b) }, { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label })
+        .then((session) => {
+          this.provider ??= session.provider;
+          return session;
+        });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private weightFeeds(dropout: Rng | undefined, tokens: number): Record<string, HostTensor> {
+    const feeds: Record<string, HostTensor> = {};
+    for (const t of this.adapter.trainables()) feeds[t.name] = hostTensor(t.name, t.data, [...t.dims]);
+    const p = this.adapter.dropoutRate;
+    if (dropout !== undefined && p > 0) {
+      for (const m of this.adapter.dropoutMasks()) feeds[m.name] = hostTensor(m.name, dropoutMask(tokens * m.features, p, dropout), [tokens, m.features]);
+    }
+    return feeds;
+  }
+
+  /**
+   * Loss and gradients (in the order of adapter.trainables()) on one batch. With gradFromLayer = l > 0 only
+   * tensors of layers >= l get gradients; the others' entries are empty arrays (length 0).
+   */
+  async trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer = 0): Promise<{ loss: number; grads: Float32Array[] }> {
+    const session = await this.session('train', batch.batch, batch.seq, gradFromLayer);
+    const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(dropout, batch.batch * batch.seq) });
+    const loss = result.get(LOSS_OUTPUT, 'float32', []).data[0] ?? Number.NaN;
+    const grads = this.adapter.trainables().map((t) =>
+      (t.layer < gradFromLayer ? new Float32Array(0) : result.get(gradOutputName(t.name), 'float32', [...t.dims]).data));
+    return { loss, grads };
+  }
+
+  /** Number of decoder layers (the length of the per-layer scale). */
+  get layerCount(): number {
+    return this.model.config.numLayers;
+  }
+
+  /**
+   * log p(target) per position [batch * seq], 0 where the target is ignored, in inference mode (no dropout).
+   * `layerScale` [L] multiplies each layer's adapter output (default all 1).
+   */
+  async tokenLogprobs(batch: TrainBatch, layerScale?: Float32Array): Promise<Float32Array> {
+    const session = await this.session('score', batch.batch, batch.seq);
+    const L = this.layerCount;
+    const scale = layerScale ?? new Float32Array(L).fill(1);
+    if (scale.length !== L) throw new Error(`${LAYER_SCALE_INPUT}: ${scale.length} values for a model of ${L} layers`);
+    const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(undefined, 0), [LAYER_SCALE_INPUT]: hostTensor(LAYER_SCALE_INPUT, scale, [L]) });
+    return result.get(LOGPROB_OUTPUT, 'float32', [batch.batch * batch.seq]).data;
+  }
+
+  /** Mean cross-entropy over the kept targets (as the train graph's loss), in float64, with the given layer scale. */
+  async meanLoss(batch: TrainBatch, layerScale?: Float32Array): Promise<number> {
+    return meanTargetLoss(batch, await this.tokenLogprobs(batch, layerScale));
+  }
+
+  /** Parameters in gradient order. */
+  parameters(): Float32Array[] {
+    return this.adapter.trainables().map((t) => t.data);
+  }
+
+  /** The decoder layer of each parameter, in gradient order. */
+  parameterLayers(): number[] {
+    return this.adapter.trainables().map((t) => t.layer);
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s).dispose();
+  }
+}
