@@ -3,6 +3,8 @@
 // Each run is a separate process (peak RSS per run).
 //   npx tsx bench/istCompare.ts demo [steps]            the demo model and data (2 layers)
 //   npx tsx bench/istCompare.ts gpt2-small [steps]      GPT-2-small-shaped random model, batch 4 x 128 tokens
+//   npx tsx bench/istCompare.ts fixture [steps]         ../shared/fixtures tiny-random-gpt2 (5 layers), a learnable
+//                                                       token pattern (ids < 1000), LoRA on c_attn + c_fc
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -44,6 +46,22 @@ function writeConfig(kind: string, dir: string, strategy: string, steps: number)
     config = { ...writeDemoExperiment(dir, writeDemoModel(path.join(peftLabCacheDir(), 'demo-model-v1'))), train: {
       steps, batchSize: 8, optimizer: 'adamw', lr: 0.01, warmupSteps: 5, decay: 'cosine', seed: 0, evalEvery: 0, checkpointEvery: 0,
     } };
+  } else if (kind === 'fixture') {
+    // Each row counts up from a random start with stride 7 (mod 997): learnable, unlike random tokens.
+    const rng = new Rng(1);
+    const rows = Array.from({ length: 96 }, () => {
+      const s0 = rng.uniformInt(997);
+      return JSON.stringify({ input_ids: Array.from({ length: 32 }, (_, j) => (s0 + 7 * j) % 997) });
+    });
+    fs.writeFileSync(path.join(dir, 'train.jsonl'), `${rows.slice(0, 80).join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'eval.jsonl'), `${rows.slice(80).join('\n')}\n`);
+    config = {
+      name: 'fixture', task: 'tune', model: path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'models', 'tiny-random-gpt2'),
+      data: { train: 'train.jsonl', eval: 'eval.jsonl', format: 'tokens', maxLength: 32 },
+      peft: { r: 8, alpha: 16, dropout: 0, targets: ['c_attn', 'c_fc'] },
+      train: { steps, batchSize: 8, lr: 0.01, warmupSteps: 0, seed: 0, evalEvery: 0, checkpointEvery: 0, evalBatchSize: 8 },
+      runtime: { device: 'cpu', threads: 1 },
+    };
   } else {
     const rng = new Rng(1);
     const rows = Array.from({ length: 64 }, () => JSON.stringify({ input_ids: Array.from({ length: 128 }, () => rng.uniformInt(50257)) }));
@@ -58,7 +76,7 @@ function writeConfig(kind: string, dir: string, strategy: string, steps: number)
     };
   }
   const file = path.join(dir, `${strategy}.peft.json`);
-  fs.writeFileSync(file, JSON.stringify({ ...config, name: strategy, layerSelection: strategy, ist: kind === 'demo' ? {} : { interval: 5, scoreBatch: 4 } }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ ...config, name: strategy, layerSelection: strategy, ist: kind === 'demo' ? {} : kind === 'fixture' ? { backwardSessions: 5 } : { interval: 5, scoreBatch: 4 } }, null, 2));
   return file;
 }
 
@@ -102,7 +120,7 @@ export { STRATEGIES };
 
 if (require.main === module) {
   const [kind = 'demo', stepsArg, only] = process.argv.slice(2);
-  const steps = Number(stepsArg ?? (kind === 'demo' ? 60 : 10));
+  const steps = Number(stepsArg ?? (kind === 'gpt2-small' ? 10 : 60));
   if (only !== undefined) {
     void one(kind, only, steps);
   } else {
