@@ -60,8 +60,8 @@ export function activate(context: vscode.ExtensionContext): PeftLabApi {
     return runDir;
   };
   registerCommands(context, log, {
-    newExperiment: async (name?: unknown, folder?: unknown) => {
-      const uri = await newExperiment(name, folder);
+    newExperiment: async (name?: unknown, folder?: unknown, template?: unknown) => {
+      const uri = await newExperiment(name, folder, template);
       experiments.refresh();
       return uri;
     },

@@ -1,11 +1,18 @@
-// "New Experiment": asks for a name, writes <name>.peft.json (a valid device-check config) into a workspace
-// folder and opens it. Arguments (optional, for tests and scripts): name, target folder Uri.
+// "New Experiment": asks for a template and a name, writes <name>.peft.json into a workspace folder and opens
+// it. Arguments (optional, for tests and scripts): name, target folder Uri, template (default device-check when a
+// name is given, so scripted calls need no picker).
 import * as vscode from 'vscode';
-import { experimentFileName, renderExperimentConfig, validateExperimentName } from '../newExperiment/experimentTemplate';
+import {
+  EXPERIMENT_TEMPLATES, experimentFileName, isExperimentTemplate, renderExperimentConfig, validateExperimentName, type ExperimentTemplate,
+} from '../newExperiment/experimentTemplate';
 import { UserCancelled } from './commandRegistry';
 
-export async function newExperiment(nameArg?: unknown, folderArg?: unknown): Promise<vscode.Uri> {
+export async function newExperiment(nameArg?: unknown, folderArg?: unknown, templateArg?: unknown): Promise<vscode.Uri> {
+  if (templateArg !== undefined && !isExperimentTemplate(templateArg)) {
+    throw new Error(`unknown experiment template ${JSON.stringify(templateArg)} (known: ${Object.keys(EXPERIMENT_TEMPLATES).join(', ')})`);
+  }
   const folder = folderArg instanceof vscode.Uri ? folderArg : await pickWorkspaceFolder();
+  const template = templateArg ?? (typeof nameArg === 'string' ? 'device-check' : await pickTemplate());
   let name: string;
   if (typeof nameArg === 'string') {
     const problem = validateExperimentName(nameArg);
@@ -15,7 +22,7 @@ export async function newExperiment(nameArg?: unknown, folderArg?: unknown): Pro
     const typed = await vscode.window.showInputBox({
       title: 'PEFT Lab: New Experiment',
       prompt: `Name of the experiment (creates <name>.peft.json in ${folder.fsPath})`,
-      value: 'device-check',
+      value: template,
       validateInput: async (value) => validateExperimentName(value) ?? ((await exists(vscode.Uri.joinPath(folder, experimentFileName(value)))) ? `${experimentFileName(value)} already exists here.` : undefined),
     });
     if (typed === undefined) throw new UserCancelled();
@@ -23,9 +30,16 @@ export async function newExperiment(nameArg?: unknown, folderArg?: unknown): Pro
   }
   const file = vscode.Uri.joinPath(folder, experimentFileName(name));
   if (await exists(file)) throw new Error(`${file.fsPath} already exists; pick another name.`);
-  await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(renderExperimentConfig(name)));
+  await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(renderExperimentConfig(name, template)));
   await vscode.window.showTextDocument(file, { preview: false });
   return file;
+}
+
+async function pickTemplate(): Promise<ExperimentTemplate> {
+  const items = Object.entries(EXPERIMENT_TEMPLATES).filter(([id]) => isExperimentTemplate(id)).map(([id, detail]) => ({ label: id, detail }));
+  const picked = await vscode.window.showQuickPick(items, { title: 'PEFT Lab: New Experiment', placeHolder: 'What kind of experiment?' });
+  if (picked === undefined || !isExperimentTemplate(picked.label)) throw new UserCancelled();
+  return picked.label;
 }
 
 async function pickWorkspaceFolder(): Promise<vscode.Uri> {

@@ -1,5 +1,5 @@
-// The config written by "New Experiment": the one task implemented so far (device-check) with the schema's
-// defaults spelled out, so the user sees every knob. Pure, so a unit test validates it against the schema.
+// The configs written by "New Experiment": a device check that runs as is, and LoRA, IST and offsite (GradOT)
+// templates whose model and data paths the user fills in. Pure, so a unit test validates each against the schema.
 import { ConfigSuffix } from '../ids';
 
 /** Why `name` cannot be an experiment name, or undefined when it can (used as the input box's validation). */
@@ -20,24 +20,55 @@ export function experimentFileName(name: string): string {
   return trimmed.endsWith(ConfigSuffix) ? trimmed : `${trimmed}${ConfigSuffix}`;
 }
 
-export interface DeviceCheckConfig {
-  name: string;
-  task: 'device-check';
-  deviceCheck: { size: number; repeats: number };
-  runtime: { device: 'auto'; threads: number };
+/** The kinds of config "New Experiment" can write. */
+export const EXPERIMENT_TEMPLATES = {
+  'device-check': 'Device check: run a MatMul on the chosen device (runs as is)',
+  lora: 'LoRA fine-tuning (tune): edit model and data paths',
+  ist: 'IST: LoRA with importance-aware sparse layer selection (tune)',
+  offsite: 'Offsite-tuning with a GradOT emulator (offsite)',
+} as const;
+export type ExperimentTemplate = keyof typeof EXPERIMENT_TEMPLATES;
+
+export function isExperimentTemplate(value: unknown): value is ExperimentTemplate {
+  return typeof value === 'string' && Object.hasOwn(EXPERIMENT_TEMPLATES, value);
 }
 
-export function defaultExperimentConfig(name: string): DeviceCheckConfig {
+// Placeholders the user replaces: a Hugging Face model folder and LLM-Adapters data, relative to the config.
+const MODEL_PLACEHOLDER = 'models/my-model';
+const DATA_PLACEHOLDER = { train: 'data/boolq/train.json', eval: 'data/boolq/test.json', format: 'llm-adapters', maxLength: 256, limit: { train: 512, eval: 200 } };
+const LORA_PLACEHOLDER = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'] };
+const TRAIN_PLACEHOLDER = { steps: 100, batchSize: 8, optimizer: 'adamw', lr: 2e-4, warmupSteps: 10, seed: 0, evalEvery: 50 };
+
+/** The config of a template, named `name` (the schema's main defaults spelled out, so the user sees the knobs). */
+export function defaultExperimentConfig(name: string, template: ExperimentTemplate = 'device-check'): Record<string, unknown> {
   const trimmed = name.trim();
   const bare = trimmed.endsWith(ConfigSuffix) ? trimmed.slice(0, -ConfigSuffix.length) : trimmed;
-  return {
-    name: bare,
-    task: 'device-check',
-    deviceCheck: { size: 512, repeats: 20 },
-    runtime: { device: 'auto', threads: 0 },
-  };
+  const runtime = { device: 'auto', threads: 0 };
+  switch (template) {
+    case 'device-check':
+      return { name: bare, task: 'device-check', deviceCheck: { size: 512, repeats: 20 }, runtime };
+    case 'lora':
+      return { name: bare, task: 'tune', model: MODEL_PLACEHOLDER, data: DATA_PLACEHOLDER, peft: LORA_PLACEHOLDER, train: TRAIN_PLACEHOLDER, runtime };
+    case 'ist':
+      return {
+        name: bare, task: 'tune', model: MODEL_PLACEHOLDER, data: DATA_PLACEHOLDER, peft: LORA_PLACEHOLDER, train: TRAIN_PLACEHOLDER,
+        layerSelection: 'ist',
+        ist: { updateRatio: 0.25, suppressRatio: 0.5, interval: 10, rollouts: 3, scoreLr: 10, suppressionFactor: 0.25, scoreBatch: 16 },
+        runtime,
+      };
+    case 'offsite':
+      return {
+        name: bare, task: 'offsite', model: MODEL_PLACEHOLDER, data: DATA_PLACEHOLDER, peft: { method: 'lora', r: 8, alpha: 16, dropout: 0.05 },
+        train: TRAIN_PLACEHOLDER,
+        offsite: {
+          adapterLayers: [2, 2], adapterPeft: 'lora', fullFinetune: false,
+          emulator: { method: 'gradot', attentionRankRatio: 0.5, mlpChannelRatio: 0.5, keepTopRankRatio: 0.05, lambdaAttention: 1, lambdaMlp: 1, supportExamples: 64 },
+        },
+        runtime,
+      };
+  }
 }
 
-export function renderExperimentConfig(name: string): string {
-  return `${JSON.stringify(defaultExperimentConfig(name), null, 2)}\n`;
+export function renderExperimentConfig(name: string, template: ExperimentTemplate = 'device-check'): string {
+  return `${JSON.stringify(defaultExperimentConfig(name, template), null, 2)}\n`;
 }

@@ -61,4 +61,27 @@ describe('Experiments tree', () => {
       return labels.some((l) => l.includes('third')) ? undefined : labels;
     });
   });
+
+  it('New Experiment writes the chosen template (IST) and the tree lists it', async () => {
+    const folder = vscode.Uri.joinPath(workspaceRoot(), 'experiments');
+    const uri: unknown = await vscode.commands.executeCommand('peftLab.newExperiment', 'ist-sparse', folder, 'ist');
+    assert.ok(uri instanceof vscode.Uri, `newExperiment returned ${String(uri)}`);
+    try {
+      const config: unknown = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
+      assert.equal(Reflect.get(Object(config), 'task'), 'tune');
+      assert.equal(Reflect.get(Object(config), 'layerSelection'), 'ist');
+      await waitFor('ist-sparse.peft.json in the tree', async () => {
+        const labels = (await rootItems(api)).map(({ item }) => labelText(item));
+        return labels.some((l) => l.includes('ist-sparse')) ? labels : undefined;
+      });
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      await vscode.workspace.fs.delete(uri);
+      await vscode.commands.executeCommand('peftLab.refreshExperiments');
+    }
+    await waitFor('ist-sparse.peft.json gone from the tree', async () => {
+      const labels = (await rootItems(api)).map(({ item }) => labelText(item));
+      return labels.some((l) => l.includes('ist-sparse')) ? undefined : labels;
+    });
+  });
 });

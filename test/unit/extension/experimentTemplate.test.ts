@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { validateConfigText } from '../../../src/engine/config';
-import { defaultExperimentConfig, experimentFileName, renderExperimentConfig, validateExperimentName } from '../../../src/extension/newExperiment/experimentTemplate';
+import {
+  EXPERIMENT_TEMPLATES, defaultExperimentConfig, experimentFileName, isExperimentTemplate, renderExperimentConfig, validateExperimentName,
+} from '../../../src/extension/newExperiment/experimentTemplate';
 
 describe('New Experiment template', () => {
   it('writes a config that the config validator accepts', () => {
@@ -8,6 +10,18 @@ describe('New Experiment template', () => {
     assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
     assert.equal(result.config.name, 'my-exp');
     assert.equal(result.config.task, 'device-check');
+  });
+
+  it('writes LoRA, IST and offsite templates that the validator accepts, with their tasks and blocks', () => {
+    const expected = { 'device-check': 'device-check', lora: 'tune', ist: 'tune', offsite: 'offsite' } as const;
+    for (const id of Object.keys(EXPERIMENT_TEMPLATES)) {
+      assert.ok(isExperimentTemplate(id));
+      const result = validateConfigText(renderExperimentConfig(`t-${id}`, id), `t-${id}.peft.json`);
+      assert.ok(result.ok, `${id}: ${result.ok ? '' : JSON.stringify(result.issues)}`);
+      assert.equal(result.config.task, expected[id]);
+      if (id === 'ist') assert.equal(Reflect.get(result.config, 'layerSelection'), 'ist');
+    }
+    assert.equal(isExperimentTemplate('nope'), false);
   });
 
   it('names the file <name>.peft.json', () => {
