@@ -7,9 +7,9 @@
 //  - parallel (He et al. 2022, "Towards a Unified View of Parameter-Efficient Transfer Learning"): it reads the
 //    module's input x:   y' = y + s (W_up f(W_down x + b_down) + b_up),  d = in.
 // LLM-Adapters' default is series on the MLP output projection (LLaMA down_proj, GPT-2 mlp c_proj).
-// Initialisation as LLM-Adapters' bottleneck.py with init_weights "lora" (and LoRA's A): W_down ~
-// kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(d), 1/sqrt(d)); W_up = 0 and both biases 0, so the adapter output
-// is exactly 0 and training starts at the base model. (LLM-Adapters' layers have no biases; ours start at 0, so
+// Initialisation: W_down as LoRA's A, kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(d), 1/sqrt(d)); W_up = 0 and
+// both biases 0 (the zero up-projection of LoRA-style adapter initialisations), so the adapter output is exactly 0
+// and training starts at the base model. (LLM-Adapters' layers have no biases; ours start at 0, so
 // an adapter saved without them loads as the same function.)
 import { dropout as dropoutOp, silu } from '../graph/composites';
 import type { GraphBuilder } from '../graph/builder';
