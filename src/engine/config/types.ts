@@ -87,6 +87,8 @@ export interface TuneTrain {
   evalEvery: number;
   checkpointEvery: number;
   evalBatchSize: number;
+  /** > 0: also accuracy by greedy generation of up to this many tokens + answer extraction (llm-adapters data). */
+  evalGenerationTokens: number;
 }
 
 /** Which layers train each step (src/engine/ist/selection.ts). */

@@ -109,3 +109,5 @@ export async function multipleChoiceAccuracy(
   }
   return { accuracy: items.length > 0 ? correct / items.length : Number.NaN, correct, total: items.length, predictions };
 }
+
+export { answerPattern, extractAnswer, generationAccuracy, type GenerationAccuracy, type TextCodec } from './generation';

@@ -2,7 +2,7 @@
 // graph per step shape, reused every step. The cache is a fixed block of `prompt + maxNewTokens - 1` slots
 // per layer; unfilled slots are masked out, so the decode graph has static shapes and is built once.
 import { GraphBuilder } from '../graph';
-import { hostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../runtime';
+import { hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../runtime';
 import { padBatch } from './batch';
 import { buildCausalLm, INPUT_NAMES, pastInputName, presentOutputName, type CausalLmOptions } from './causalLm';
 import { openGraphSession } from './logits';
@@ -19,6 +19,8 @@ export interface GenerateOptions extends SamplingOptions {
   readonly returnLogits?: boolean;
   readonly session?: RuntimeSessionOptions;
   readonly graph?: Pick<CausalLmOptions, 'linearHook' | 'layers'>;
+  /** Extra inputs of graphs built with a linearHook that adds inputs (a PEFT adapter's weights), fed every run. */
+  readonly feeds?: Readonly<Record<string, HostTensor>>;
 }
 
 export interface GenerateResult {
@@ -40,7 +42,8 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
   const S = prompt.seq;
   const V = c.vocabSize;
   const slots = S + maxNewTokens - 1;
-  const layerCount = (options.graph?.layers ?? Array.from({ length: c.numLayers }, (_, i) => i)).length;
+  // As buildCausalLm: an emulator checkpoint runs its layer_map unless layers are given.
+  const layerCount = (options.graph?.layers ?? c.emulator?.layerMap ?? Array.from({ length: c.numLayers }, (_, i) => i)).length;
   const kvHeads = c.family === 'llama' ? c.numKvHeads : c.numHeads;
   const D = c.headDim;
   const random = seededRandom(options.seed ?? 0);
@@ -50,6 +53,7 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
   try {
     const prefill = await session(model, sessions, { batch: B, seq: S, ...options.graph }, options.session);
     const first = await prefill.run({
+      ...options.feeds,
       [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(prompt.ids), [B, S]),
       [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(prompt.mask), [B, S]),
       [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(prompt.positions), [B, S]),
@@ -101,7 +105,8 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
         mask.set(cacheMask.subarray(b * slots, (b + 1) * slots), b * (slots + 1));
         mask[b * (slots + 1) + slots] = 1;
       }
-      const feeds: Record<string, ReturnType<typeof hostTensor>> = {
+      const feeds: Record<string, HostTensor> = {
+        ...options.feeds,
         [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(next), [B, 1]),
         [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(mask), [B, slots + 1]),
         [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(nextPosition), [B, 1]),

@@ -7,7 +7,7 @@ import type { MetricRecord, RunSummary } from '../../protocol/runFiles';
 import type { TuneConfig } from '../config/types';
 import { derivedRng, RNG_TAGS } from '../data/batches';
 import { readChoiceItems, readExamples, type ChoiceItem, type TokenExample } from '../data/examples';
-import { multipleChoiceAccuracy, perplexity } from '../eval';
+import { generationAccuracy, multipleChoiceAccuracy, perplexity } from '../eval';
 import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
 import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
@@ -152,13 +152,19 @@ export async function evaluateSetup(
   if (setup.choices !== undefined && setup.tokenizer !== undefined) {
     const a = await multipleChoiceAccuracy(setup.runner, setup.choices, setup.tokenizer, { maxLength: config.data.maxLength, padId: setup.padId, batchSize });
     Object.assign(metrics, { evalAccuracy: a.accuracy, evalCorrect: a.correct, evalTotal: a.total });
+    if (config.train.evalGenerationTokens > 0) {
+      const gen = await generationAccuracy(setup.runner, setup.choices, setup.tokenizer, {
+        maxNewTokens: config.train.evalGenerationTokens, batchSize, maxLength: config.data.maxLength,
+      });
+      Object.assign(metrics, { evalGenerationAccuracy: gen.accuracy, evalGenerationCorrect: gen.correct });
+    }
   }
   return metrics;
 }
 
 /** The settings a checkpoint must share with the config that resumes it. */
 export function tuneFingerprint(config: TuneConfig): string {
-  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, ...train } = config.train;
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, ...train } = config.train;
   return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train, layerSelection: config.layerSelection, ist: config.ist });
 }
 

@@ -19,6 +19,7 @@ import { toModelBytes } from '../graph/serialize';
 import { IGNORE_INDEX } from '../data/examples';
 import type { TrainBatch } from '../data/batches';
 import { buildCausalLm, INPUT_NAMES } from '../models/causalLm';
+import { generate } from '../models/generate';
 import type { LoadedModel } from '../models/model';
 import { dropoutMask, LAYER_SCALE_INPUT, type PerLayerAdapter } from '../peft/perLayer';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
@@ -210,6 +211,21 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
   /** Mean cross-entropy over the kept targets (as the train graph's loss), in float64, with the given layer scale. */
   async meanLoss(batch: TrainBatch, layerScale?: Float32Array): Promise<number> {
     return meanTargetLoss(batch, await this.tokenLogprobs(batch, layerScale));
+  }
+
+  /**
+   * Greedy generation through the adapter's inference hook, its weights fed as inputs (sessions are built per
+   * call: prompt and cache lengths set the shapes).
+   */
+  async generate(prompts: readonly (readonly number[])[], options: { maxNewTokens: number; eosTokenIds?: readonly number[] }): Promise<number[][]> {
+    const result = await generate(this.model, prompts, {
+      maxNewTokens: options.maxNewTokens,
+      ...(options.eosTokenIds === undefined ? {} : { eosTokenIds: options.eosTokenIds }),
+      graph: { linearHook: this.adapter.hook({ train: false }) },
+      feeds: this.weightFeeds(undefined, 0),
+      session: { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads },
+    });
+    return result.tokens;
   }
 
   /** Parameters in gradient order. */

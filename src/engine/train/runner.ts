@@ -23,5 +23,10 @@ export interface PeftRunner {
   tokenLogprobs(batch: TrainBatch, layerScale?: Float32Array): Promise<Float32Array>;
   /** Mean cross-entropy over the kept targets with the given layer scale (IST's rollouts). */
   meanLoss(batch: TrainBatch, layerScale?: Float32Array): Promise<number>;
+  /**
+   * Greedy generation with the current PEFT weights (KV cache, stops a row at EOS): the new tokens per prompt,
+   * for generation-based evaluation.
+   */
+  generate(prompts: readonly (readonly number[])[], options: { maxNewTokens: number; eosTokenIds?: readonly number[] }): Promise<number[][]>;
   dispose(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 // An LLM-Adapters tune on the tiny LLaMA fixture (text through its tokenizer): trains on ARC-Easy examples with
-// the loss on the response only, evaluates perplexity and multiple-choice accuracy, and writes PEFT key names.
+// the loss on the response only, evaluates perplexity, multiple-choice accuracy by log-likelihood and by generation,
+// and writes PEFT key names.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +18,7 @@ describe('tune: LLM-Adapters data on the tiny LLaMA', function () {
       name: 'arc', task: 'tune', model: LLAMA_DIR,
       data: { train: path.join(COMMONSENSE_DIR, 'ARC-Easy/train.json'), eval: path.join(COMMONSENSE_DIR, 'ARC-Easy/test.json'), format: 'llm-adapters', maxLength: 160, limit: { train: 8, eval: 4 } },
       peft: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] },
-      train: { steps: 4, batchSize: 4, gradAccum: 2, lr: 0.01, warmupSteps: 0, seed: 0, evalEvery: 0, evalBatchSize: 4 },
+      train: { steps: 4, batchSize: 4, gradAccum: 2, lr: 0.01, warmupSteps: 0, seed: 0, evalEvery: 0, evalBatchSize: 4, evalGenerationTokens: 4 },
       runtime: { device: 'cpu', threads: 1 },
     }));
     const ctx = stubContext(path.join(dir, 'run'));
@@ -29,6 +30,9 @@ describe('tune: LLM-Adapters data on the tiny LLaMA', function () {
     assert.equal(m.evalTotal, 4);
     assert.ok(typeof m.evalAccuracy === 'number' && m.evalAccuracy >= 0 && m.evalAccuracy <= 1);
     assert.ok(typeof m.evalLoss === 'number' && Number.isFinite(m.evalLoss));
+    // Generation-based accuracy (evalGenerationTokens > 0): a count of the 4 items, and the matching fraction.
+    assert.ok(typeof m.evalGenerationCorrect === 'number' && Number.isInteger(m.evalGenerationCorrect) && m.evalGenerationCorrect >= 0 && m.evalGenerationCorrect <= 4);
+    assert.equal(m.evalGenerationAccuracy, m.evalGenerationCorrect / 4);
     // Loss on the response only: "the correct answer is answerN" + EOS, a handful of tokens per example.
     const evalRecord = ctx.metrics.find((r) => r.type === 'eval');
     assert.ok(typeof evalRecord?.evalTokens === 'number' && evalRecord.evalTokens > 4 * 5 && evalRecord.evalTokens < 4 * 15, String(evalRecord?.evalTokens));
