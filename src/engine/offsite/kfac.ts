@@ -59,14 +59,31 @@ export function accumulateKfac(
 export function kfacFactor(acc: KfacAccumulator): Float64Array {
   if (acc.count === 0) throw new Error('KFAC: no rows were accumulated');
   const d = acc.dim;
+  return symmetricMean(acc.sum, d, acc.count);
+}
+
+/**
+ * (S + S^T) / (2 count) of a [d, d] sum of outer products (float32 or float64): averaged with its transpose so the
+ * factor is exactly symmetric whatever the summation order was; in square tiles, so the transposed reads and
+ * writes of a large factor stay in cache.
+ */
+export function symmetricMean(sum: ArrayLike<number>, d: number, count: number): Float64Array {
+  checkShape('KFAC sum', sum, d, d);
   const out = new Float64Array(d * d);
-  // Averaged with its transpose so the factor is exactly symmetric whatever the summation order was.
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      const v = 0.5 * ((acc.sum[i * d + j] as number) + (acc.sum[j * d + i] as number)) / acc.count;
-      out[i * d + j] = v;
-      out[j * d + i] = v;
+  for (let i0 = 0; i0 < d; i0 += SYMMETRISE_TILE) {
+    const i1 = Math.min(d, i0 + SYMMETRISE_TILE);
+    for (let j0 = i0; j0 < d; j0 += SYMMETRISE_TILE) {
+      const j1 = Math.min(d, j0 + SYMMETRISE_TILE);
+      for (let i = i0; i < i1; i++) {
+        for (let j = Math.max(i, j0); j < j1; j++) {
+          const v = 0.5 * ((sum[i * d + j] as number) + (sum[j * d + i] as number)) / count;
+          out[i * d + j] = v;
+          out[j * d + i] = v;
+        }
+      }
     }
   }
   return out;
 }
+
+const SYMMETRISE_TILE = 64;

@@ -10,6 +10,7 @@ import {
   svdFull,
   type LinearStats,
 } from '../../../src/engine/offsite';
+import { symmetricMean } from '../../../src/engine/offsite/kfac';
 import { assertClose, maxAbsDiff, naiveMatmul, randn, randomSpd } from './helpers';
 
 /** vec() stacking columns of a row-major [r, c] matrix: element (i, j) goes to j * r + i. */
@@ -79,6 +80,17 @@ describe('KFAC factors', () => {
     assert.ok(maxAbsDiff(kfacFactor(scaled), r.map((v) => v * 256)) < 1e-12);
     assert.throws(() => kfacFactor(createKfacAccumulator(3)), /no rows were accumulated/);
     assert.throws(() => accumulateKfac(raw, dy, 3), /expected \[3, 3\] = 9 elements, got 12/);
+  });
+
+  it('symmetricMean (the tiled symmetrisation behind kfacFactor) is (S + S^T) / (2 count) exactly, across tile edges', () => {
+    const rng = new Rng(3);
+    for (const d of [1, 63, 64, 130]) {
+      const sum = Float32Array.from(randn(rng, d, d)); // the statistics graph's float32 sums
+      const out = symmetricMean(sum, d, 7);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) assert.equal(out[i * d + j], 0.5 * ((sum[i * d + j] as number) + (sum[j * d + i] as number)) / 7, `d ${d} [${i}, ${j}]`);
+      }
+    }
   });
 });
 

@@ -19,7 +19,8 @@ import { collectSupportStats } from '../stats/supportStats';
 import { intermediateSize, layerModules, layerPrefix, middleLayers } from '../stats/modules';
 import type { LinearStats } from '../gcs';
 import { asOutIn, attentionMaps, magnitudeAttention, magnitudeMlp, weightOnly, type Timer } from './compress';
-import { drdAttentionFast, scpMlpFast } from './fastDrd';
+import { drdAttentionFast, scpMlpFast, svdFastAll } from './fastDrd';
+import { SpectrumWorker } from './spectrumWorker';
 import { OrtProducts } from './ortProducts';
 import { writeEmulatorCheckpoint, type LayerCompression } from './checkpoint';
 import { EMULATOR_METHODS, type EmulatorOptions, type EmulatorPhase, type EmulatorResult, type ModuleDiagnostics } from './types';
@@ -110,17 +111,23 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
       const stats = await timer.timeAsync('stats', () => collectSupportStats(model, support, { layers: middle, ...pass }));
       fullLoss = stats.loss;
       const ort = new OrtProducts(options.session);
+      const spectra = new SpectrumWorker();
       try {
-        for (const l of middle) {
+        const byPathOf = (prefix: string) => (rel: string): LinearStats => {
+          const s = stats.maps.get(`${prefix}${rel}`);
+          if (s === undefined) throw new Error(`GradOT: no statistics for ${prefix}${rel}`);
+          return s;
+        };
+        const maps = middle.map((l) => attentionMaps(config, byPathOf(layerPrefix(config, l))));
+        // All attention SVDs first, pipelined with the spectrum worker (svdFastAll).
+        const svds = await timer.timeAsync('svd', () => svdFastAll(maps.flat().map((m) => m.stats), ort, spectra.solve));
+        let next = 0;
+        for (const [li, l] of middle.entries()) {
           const prefix = layerPrefix(config, l);
-          const byPath = (rel: string): LinearStats => {
-            const s = stats.maps.get(`${prefix}${rel}`);
-            if (s === undefined) throw new Error(`GradOT: no statistics for ${prefix}${rel}`);
-            return s;
-          };
+          const byPath = byPathOf(prefix);
           const attention = [];
-          for (const m of attentionMaps(config, byPath)) {
-            attention.push(await drdAttentionFast(m, { attentionRankRatio: o.attentionRankRatio, keepTopRankRatio: o.keepTopRankRatio, lambda: o.lambdaAttention }, ort, timer));
+          for (const m of maps[li] ?? []) {
+            attention.push(await drdAttentionFast(m, { attentionRankRatio: o.attentionRankRatio, keepTopRankRatio: o.keepTopRankRatio, lambda: o.lambdaAttention }, ort, timer, svds[next++]));
           }
           const mlp = await scpMlpFast({ up: byPath(mods.mlp.up), ...(mods.mlp.gate !== undefined ? { gate: byPath(mods.mlp.gate) } : {}), down: byPath(mods.mlp.down) }, o.mlpChannelRatio, o.lambdaMlp, ort, timer);
           compressed.set(l, { attention, mlp });
@@ -128,6 +135,7 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
         }
       } finally {
         await ort.dispose();
+        await spectra.dispose();
       }
       break;
     }

@@ -14,17 +14,17 @@ import { l1, rowDot, transpose } from '../linalg/dense';
 import { ZERO_SINGULAR_VALUE_RATIO, type Svd } from '../linalg/svd';
 import { selectScpChannels } from '../scp';
 import type { AttentionMap, CompressedAttention, CompressedMlp, Timer } from './compress';
-import { symmetricEigenFast } from './fastEigen';
+import { symmetricEigenFast, type SpectrumSolver } from './fastEigen';
 import type { OrtProducts } from './ortProducts';
 
 /** Thin SVD of W [m, n] (all min(m, n) components, s descending), products on ORT. */
-export async function svdFast(w: Float64Array, m: number, n: number, ort: OrtProducts): Promise<Svd> {
+export async function svdFast(w: Float64Array, m: number, n: number, ort: OrtProducts, spectrum?: SpectrumSolver): Promise<Svd> {
   if (m < n) {
-    const t = await svdFast(transpose(w, m, n), n, m, ort);
+    const t = await svdFast(transpose(w, m, n), n, m, ort, spectrum);
     return { rows: m, cols: n, rank: t.rank, s: t.s, ut: t.vt, vt: t.ut };
   }
   const gram = await ort.product(w, [m, n], w, [m, n], true, false); // W^T W [n, n]
-  const { values, vectors } = await symmetricEigenFast(gram, n, ort);
+  const { values, vectors } = await symmetricEigenFast(gram, n, ort, spectrum);
   const ut = await ort.product(vectors, [n, n], w, [m, n], false, true); // rows (W v_k)^T [n, m]
   const tol = Math.sqrt(Math.max(values[0] ?? 0, 0)) * ZERO_SINGULAR_VALUE_RATIO;
   const s = new Float64Array(n);
@@ -53,6 +53,24 @@ export async function svdFast(w: Float64Array, m: number, n: number, ort: OrtPro
   return { rows: m, cols: n, rank: n, s: s2, ut: ut2, vt: vt2 };
 }
 
+/**
+ * svdFast of each [out, in] weight, two at a time: while one awaits its tridiagonal spectrum (from `spectrum`, a
+ * worker: spectrumWorker.ts), the main thread tridiagonalises the next. Results in input order.
+ */
+export async function svdFastAll(maps: readonly LinearStats[], ort: OrtProducts, spectrum?: SpectrumSolver, lanes = 2): Promise<Svd[]> {
+  const out: Svd[] = new Array<Svd>(maps.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < maps.length) {
+      const i = next++;
+      const st = maps[i] as LinearStats;
+      out[i] = await svdFast(st.weight, st.outFeatures, st.inFeatures, ort, spectrum);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, maps.length)) }, lane));
+  return out;
+}
+
 /** GCS of removing each singular component (gcs.ts svdComponentRemovalGcs), products on ORT. */
 export async function svdComponentRemovalGcsFast(svd: Svd, st: LinearStats, lambda: number, ort: OrtProducts): Promise<Float64Array> {
   const { rows: m, cols: n, rank: r } = svd;
@@ -64,11 +82,11 @@ export async function svdComponentRemovalGcsFast(svd: Svd, st: LinearStats, lamb
   return out;
 }
 
-/** DRD of one attention map (GradOT) on the fast path. */
+/** DRD of one attention map (GradOT) on the fast path; `svd` when its SVD was computed already (svdFastAll). */
 export async function drdAttentionFast(map: AttentionMap, o: { attentionRankRatio: number; keepTopRankRatio: number; lambda: number },
-  ort: OrtProducts, timer: Timer & { timeAsync<T>(phase: 'svd' | 'selection', f: () => Promise<T>): Promise<T> }): Promise<CompressedAttention> {
+  ort: OrtProducts, timer: Timer & { timeAsync<T>(phase: 'svd' | 'selection', f: () => Promise<T>): Promise<T> }, known?: Svd): Promise<CompressedAttention> {
   const { stats } = map;
-  const svd = await timer.timeAsync('svd', () => svdFast(stats.weight, stats.outFeatures, stats.inFeatures, ort));
+  const svd = known ?? await timer.timeAsync('svd', () => svdFast(stats.weight, stats.outFeatures, stats.inFeatures, ort));
   return timer.timeAsync('selection', async () => {
     const gcs = await svdComponentRemovalGcsFast(svd, stats, o.lambda, ort);
     const kept = selectDrdComponents(svd.s, gcs, o.attentionRankRatio, o.keepTopRankRatio);

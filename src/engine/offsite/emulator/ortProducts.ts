@@ -10,7 +10,15 @@ import { createSession, hostTensor, type RuntimeSession, type RuntimeSessionOpti
 export class OrtProducts {
   private readonly sessions = new Map<string, Promise<RuntimeSession>>();
 
-  constructor(private readonly options: RuntimeSessionOptions = {}) {}
+  private readonly options: RuntimeSessionOptions;
+
+  /**
+   * Spinning is off unless `options` turn it on: these runs alternate with JavaScript work (blockedTridiagonal.ts),
+   * and spinning intra-op threads slow the main thread's loops down several times on a 2-core machine.
+   */
+  constructor(options: RuntimeSessionOptions = {}) {
+    this.options = { allowSpinning: false, ...options };
+  }
 
   private session(key: string, build: () => Uint8Array): Promise<RuntimeSession> {
     let s = this.sessions.get(key);
@@ -65,6 +73,37 @@ export class OrtProducts {
       y: hostTensor('y', y, [blocks, n, nb]), t: hostTensor('t', t, [blocks, nb, nb]), z: hostTensor('z', z, [n, c]),
     });
     return out.get('out', 'float64', [n, c]).data;
+  }
+
+  /** Y_b^T Y_b for each block of y [B, n, nb]: [B, nb, nb] (batched MatMul). */
+  async blockGrams(y: Float64Array, blocks: number, n: number, nb: number): Promise<Float64Array> {
+    const session = await this.session(`block grams ${blocks}x${n}x${nb}`, () => {
+      const g = new GraphBuilder('offsite_block_grams');
+      const ys = g.input('y', 'float64', [blocks, n, nb]);
+      g.output(g.matmul(g.transpose(ys, [0, 2, 1]), ys), 'out');
+      return toModelBytes(g);
+    });
+    const out = await session.run({ y: hostTensor('y', y, [blocks, n, nb]) });
+    return out.get('out', 'float64', [blocks, nb, nb]).data;
+  }
+
+  /**
+   * a[skip:, skip:] - p^T q for a [m, m], p and q [k, m - skip] (the rank-k trailing update of a blocked
+   * tridiagonalisation, with p = [V; W] and q = [W; V]): one Gemm with alpha = -1, beta = 1.
+   */
+  async symmetricTrailingUpdate(a: Float64Array, m: number, p: Float64Array, q: Float64Array, k: number, skip: number): Promise<Float64Array> {
+    const r = m - skip;
+    const session = await this.session(`trailing ${m} -${skip} k${k}`, () => {
+      const g = new GraphBuilder('offsite_trailing_update');
+      const full = g.input('a', 'float64', [m, m]);
+      const trailing = skip === 0 ? full : g.slice(full, [skip, skip], [m, m], [0, 1]);
+      const pt = g.input('p', 'float64', [k, r]);
+      const qt = g.input('q', 'float64', [k, r]);
+      g.output(g.gemm(pt, qt, trailing, { transA: true, alpha: -1, beta: 1 }), 'out');
+      return toModelBytes(g);
+    });
+    const out = await session.run({ a: hostTensor('a', a, [m, m]), p: hostTensor('p', p, [k, r]), q: hostTensor('q', q, [k, r]) });
+    return out.get('out', 'float64', [r, r]).data;
   }
 
   async dispose(): Promise<void> {

@@ -14,7 +14,7 @@ import { checkShape, transpose } from './dense';
 const EPS = 2 ** -52;
 
 /** Householder tridiagonalisation. Returns the diagonal d [n], off-diagonal e [n] (e[i] couples i, i+1; e[n-1] = 0), and Q [n, n]. */
-function tridiagonalise(s: Float64Array, n: number): { d: Float64Array; e: Float64Array; q: Float64Array } {
+export function tridiagonalise(s: Float64Array, n: number): { d: Float64Array; e: Float64Array; q: Float64Array } {
   const a = Float64Array.from(s);
   const d = new Float64Array(n);
   const e = new Float64Array(n);

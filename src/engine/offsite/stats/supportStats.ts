@@ -22,7 +22,7 @@ import { buildCausalLm, INPUT_NAMES, type FloatType } from '../../models/causalL
 import type { LoadedModel } from '../../models/model';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import type { LinearStats } from '../gcs';
-import { createKfacAccumulator, kfacFactor } from '../kfac';
+import { symmetricMean } from '../kfac';
 import { transpose } from '../linalg/dense';
 
 export const IGNORE_INDEX = -100;
@@ -198,12 +198,9 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
   } finally {
     for (const { session } of sessions.values()) await session.dispose();
   }
-  const factor = (name: string, dim: number): Float64Array => {
-    const acc = createKfacAccumulator(dim);
-    acc.sum.set(sums.get(name)?.data ?? []);
-    acc.count = inputTokens;
-    return kfacFactor(acc);
-  };
+  // kfacFactor's E[r r^T] = sum / count, straight from the graph's sums (no float64 accumulator copy).
+  if (inputTokens === 0) throw new Error('KFAC: no rows were accumulated');
+  const factor = (name: string, dim: number): Float64Array => symmetricMean(sums.get(name)?.data ?? new Float64Array(dim * dim), dim, inputTokens);
   const maps = new Map<string, LinearMapStats>();
   for (const s of sites ?? []) {
     const gSum: Float64Array = Float64Array.from(sums.get(names.grad(s.path))?.data ?? []);
