@@ -73,6 +73,10 @@ try {
   const cpu = process.cpuUsage(c0);
   console.log(`method ${method}, adapters [2, 2], support ${rows} x ${seq} tokens, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`);
   for (const [phase, s] of Object.entries(r.timings)) console.log(`  ${phase.padEnd(10)} ${s.toFixed(2)} s`);
+  // Compression proper = the phases that produce the emulator; `evaluate` (support loss of the full model and the
+  // emulator, a diagnostic) is reported apart, as summary.offsite.compressionSeconds leaves it out.
+  const t = r.timings;
+  console.log(`  compression ${(t.stats + t.svd + t.selection + t.write).toFixed(2)} s wall (stats + svd + selection + write)`);
   console.log(`  total      ${wall.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU (main thread + ORT threads)`);
   console.log(`  parameters ${r.parameterCount} of ${r.fullParameterCount} (${((100 * r.parameterCount) / r.fullParameterCount).toFixed(1)} %)`);
   if (r.diagnostics.loss !== undefined) console.log(`  support loss: full ${r.diagnostics.loss.full.toFixed(4)}, emulator ${r.diagnostics.loss.emulator.toFixed(4)}`);
