@@ -3,7 +3,8 @@
 // variants. Sections: the machine's ORT CPU MatMul rate; a GPT-2-small-shaped LoRA step built with the
 // project's graph builder and autodiff; the same step in PyTorch (when /usr/bin/python3 has torch); `train`: a
 // whole runTune run on that shape (tokens/s of full trainer steps, peak RSS); `--only=ist` adds the four layer
-// selections (uniform, ist, random, lisa) side by side.
+// selections (uniform, ist, random, lisa) side by side; `--only=compress` times GradOT compression of GPT-2 small;
+// `--only=offsite` prints the offsite pipeline table of every emulator method on the tiny GPT-2 fixture.
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
@@ -12,13 +13,14 @@ import { LM_HEAD_LOSS_VARIANTS, type LmHeadLossVariant } from './lmHeadLoss';
 import { matmulFlops, measureMatMul, openMatMulSession, stepShapes, type MatMulResult } from './matmul';
 import { summariseProfile } from './profile';
 import { istSection, trainSection } from './trainRuns';
+import { offsiteTable } from './offsiteCompare';
 import { bestOf, bestOfInterleaved, fmt, formatTable, median, type BenchRow } from './report';
 import type { RuntimeSession } from '../src/engine/runtime';
 import { runTorchStep, torchAvailable, TORCH_INSTALL_HINT, type TorchStepTiming } from './torchBaseline';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
-const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail', 'train', 'ist', 'compress'] as const;
+const SECTIONS = ['matmul', 'gpt2', 'torch', 'tail', 'train', 'ist', 'compress', 'offsite'] as const;
 /** Sections run when --only is not given ('tail' is a diagnostic: LM-head/loss variants compared). */
 const DEFAULT_SECTIONS: readonly Section[] = ['matmul', 'gpt2', 'torch', 'train'];
 type Section = (typeof SECTIONS)[number];
@@ -232,7 +234,10 @@ async function main(): Promise<void> {
   const uniform = args.only.has('train') ? trainSection(TRAIN_RUN_STEPS, rows) : undefined;
   if (args.only.has('ist')) istSection(TRAIN_RUN_STEPS, rows, uniform);
   if (args.only.has('compress')) compressSection(args, rows);
+  // The offsite table (bench/offsiteCompare.ts) has its own columns: printed after the main table.
+  const offsiteLines = args.only.has('offsite') ? [...(await offsiteTable('lora', 40)), '', ...(await offsiteTable('full', 40))] : [];
   console.log(formatTable(rows));
+  if (offsiteLines.length > 0) console.log(`\n${offsiteLines.join('\n')}`);
 }
 
 main().catch((e: unknown) => {
