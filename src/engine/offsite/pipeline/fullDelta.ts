@@ -1,8 +1,8 @@
 // Full fine-tuning of the linear weights of chosen decoder layers (offsite `adapterPeft: "full"`), as a trainable
 // additive delta per linear map: y = base(x) + x dW^T with dW [out, in] a graph input initialised to 0. Since
-// y = x (W + dW)^T (+ b), dL/d(dW) = dL/dW at W + dW, so training dW with any optimizer is exactly full
-// fine-tuning of W (for GPT-2's Conv1D, stored [in, out], the tuned weight is W + dW^T). Norms, biases and
-// embeddings are not tuned. The frozen W stays an initializer; only dW is differentiated.
+// y = x (W + dW)^T (+ b), dL/d(dW) = dL/dW at W + dW, so training dW is exactly full fine-tuning of W (for
+// GPT-2's Conv1D, stored [in, out], the tuned weight is W + dW^T) with SGD or AdamW without weight decay; with
+// weight decay > 0, AdamW decays dW rather than W. Norms, biases and embeddings are not tuned. The frozen W stays an initializer; only dW is differentiated.
 import type { GraphBuilder } from '../../graph/builder';
 import type { LinearHook, LinearSite } from '../../models/layers';
 import type { LoadedModel } from '../../models/model';
