@@ -1,5 +1,6 @@
 // The validated experiment config, typed by hand to match src/config/peft-config.schema.json (after ajv has
 // filled every default). Only produced by validateConfigText/loadExperimentConfig, i.e. from validated data.
+import type { IstOptions } from '../ist/importance';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | 'webgpu';
 
@@ -95,14 +96,7 @@ export interface TuneTrain {
 export type LayerSelection = 'uniform' | 'ist' | 'random' | 'lisa';
 
 /** The `ist` block: IST's settings (defaults of the authors' code, IST_DEFAULTS in src/engine/ist). */
-export interface TuneIst {
-  updateRatio: number;
-  suppressRatio: number;
-  interval: number;
-  rollouts: number;
-  scoreLr: number;
-  suppressionFactor: number;
-  scoreBatch: number;
+export interface TuneIst extends IstOptions {
   /** Train sessions per shape bucket for the truncated backward pass (LayerSelector's backwardSessions). */
   backwardSessions: number;
 }
