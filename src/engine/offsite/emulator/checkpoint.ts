@@ -7,13 +7,14 @@
  * channels' rows/columns (and first-layer bias entries) in the stored layout. Tokenizer files are copied.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelConfig } from '../../models/config';
-import { isStoredDtype } from '../../models/dtype';
+import { encode, isStoredDtype } from '../../models/dtype';
 import { EMULATOR_CONFIG_KEY, emulatorLayoutToJson, GPT2_QKV_PARTS, type EmulatorLayerLayout, type EmulatorLayout } from '../../models/emulatorLayout';
 import type { LoadedModel } from '../../models/model';
 import { isRecord } from '../../models/safetensors';
-import { writeSafetensors, type TensorToWrite } from '../../models/safetensorsWriter';
+import type { TensorToWrite } from '../../models/safetensorsWriter';
 import { expectedWeights } from '../../models/weights';
 import { layerModules, layerPrefix } from '../stats/modules';
 import type { CompressedAttention, CompressedMlp } from './compress';
@@ -44,14 +45,16 @@ function layerReplacements(model: LoadedModel, source: number, c: LayerCompressi
   const out = new Map<string, Omit<TensorToWrite, 'name'> | null>();
   for (const a of c.attention) {
     const f = a.factorized;
-    out.set(`${a.path}.first.weight`, { dtype: 'F32', shape: [f.rank, f.inFeatures], data: f.first });
-    out.set(`${a.path}.second.weight`, { dtype: 'F32', shape: [f.outFeatures, f.rank], data: f.second });
+    // Float32Array conversion rounds to nearest like the writer's float32 encoding: same bytes, no per-element loop.
+    out.set(`${a.path}.first.weight`, { dtype: 'F32', shape: [f.rank, f.inFeatures], data: new Float32Array(f.first) });
+    out.set(`${a.path}.second.weight`, { dtype: 'F32', shape: [f.outFeatures, f.rank], data: new Float32Array(f.second) });
     const dense = config.family === 'gpt2' && (GPT2_QKV_PARTS as readonly string[]).includes(a.path) ? 'attn.c_attn' : a.path;
     out.set(`${dense}.weight`, null);
   }
   const kept = c.mlp.kept;
   const k = kept.length;
-  const read = (rel: string) => model.weights.readFloat64(`${prefix}${rel}`);
+  // float32 holds every stored F32 / F16 / BF16 value exactly, so the copied values are unchanged.
+  const read = (rel: string) => model.weights.readFloat32(`${prefix}${rel}`);
   const has = (rel: string) => expectedWeights(config).some((s) => s.name === `${prefix}${rel}`);
   const dtypeOf = (rel: string) => {
     const d = model.checkpoint.info(model.weights.storedName(`${prefix}${rel}`)).dtype;
@@ -62,9 +65,9 @@ function layerReplacements(model: LoadedModel, source: number, c: LayerCompressi
     const w = read(`${rel}.weight`);
     const inter = c.mlp.fullChannels;
     const d = w.length / inter;
-    const data = new Float64Array(k * d);
+    const data = new Float32Array(k * d);
     if (mods.layout === 'out_in') kept.forEach((j, r) => data.set(w.subarray(j * d, j * d + d), r * d));
-    else for (let i = 0; i < d; i++) kept.forEach((j, r) => (data[i * k + r] = w[i * inter + j] as number));
+    else for (let i = 0; i < d; i++) for (let r = 0; r < k; r++) data[i * k + r] = w[i * inter + (kept[r] as number)] as number;
     out.set(`${rel}.weight`, { dtype: dtypeOf(`${rel}.weight`), shape: mods.layout === 'out_in' ? [k, d] : [d, k], data });
     if (has(`${rel}.bias`)) {
       const b = read(`${rel}.bias`);
@@ -77,8 +80,8 @@ function layerReplacements(model: LoadedModel, source: number, c: LayerCompressi
     const w = read(`${rel}.weight`);
     const inter = c.mlp.fullChannels;
     const d = w.length / inter;
-    const data = new Float64Array(d * k);
-    if (mods.layout === 'out_in') for (let i = 0; i < d; i++) kept.forEach((j, col) => (data[i * k + col] = w[i * inter + j] as number));
+    const data = new Float32Array(d * k);
+    if (mods.layout === 'out_in') for (let i = 0; i < d; i++) for (let col = 0; col < k; col++) data[i * k + col] = w[i * inter + (kept[col] as number)] as number;
     else kept.forEach((j, r) => data.set(w.subarray(j * d, j * d + d), r * d));
     out.set(`${rel}.weight`, { dtype: dtypeOf(`${rel}.weight`), shape: mods.layout === 'out_in' ? [d, k] : [k, d], data });
   }
@@ -102,7 +105,7 @@ export function writeEmulatorCheckpoint(model: LoadedModel, plan: EmulatorPlan, 
   const copy = (name: string, as: string) => {
     const stored = model.weights.storedName(name);
     const d = model.checkpoint.info(stored).dtype;
-    tensors.push({ name: as, dtype: isStoredDtype(d) ? d : 'F32', shape: model.weights.spec(name).shape, data: model.weights.readFloat64(name) });
+    tensors.push({ name: as, dtype: isStoredDtype(d) ? d : 'F32', shape: model.weights.spec(name).shape, data: model.weights.readFloat32(name) });
   };
   for (const s of specs) if (layerOf(s.name) === undefined) copy(s.name, s.name);
   const layers: EmulatorLayerLayout[] = [];
@@ -131,7 +134,7 @@ export function writeEmulatorCheckpoint(model: LoadedModel, plan: EmulatorPlan, 
     method: plan.method, adapterLayers: [plan.adapterLayers[0], plan.adapterLayers[1]], originalNumLayers: config.numLayers,
     layerMap: [...plan.layerMap], layers,
   };
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeTensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   const configPath = path.join(model.dir, 'config.json');
   const original: unknown = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   if (!isRecord(original)) throw new Error(`${configPath}: not a JSON object`);
@@ -144,4 +147,53 @@ export function writeEmulatorCheckpoint(model: LoadedModel, plan: EmulatorPlan, 
     if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, f));
   }
   return { layout, parameterCount: tensors.reduce((n, t) => n + t.data.length, 0) };
+}
+
+/** Bytes of a tensor as stored: float32 data on a little-endian machine is its own encoding (a view, no copy). */
+function storedBytes(t: TensorToWrite): Uint8Array {
+  if (t.dtype === 'F32' && t.data instanceof Float32Array && os.endianness() === 'LE') {
+    return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  }
+  return encode(t.dtype, t.data);
+}
+
+/**
+ * The file models/safetensorsWriter.ts writeSafetensors writes (same header, padding and temporary-name rename:
+ * byte for byte, checked in the tests), with float32 data written from its own buffer instead of re-encoded
+ * element by element.
+ */
+export function writeTensors(file: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) header.__metadata__ = metadata;
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (seen.has(t.name)) throw new Error(`writeTensors ${file}: tensor '${t.name}' given twice`);
+    seen.add(t.name);
+    const numel = t.shape.reduce((a, d) => a * d, 1);
+    if (numel !== t.data.length) {
+      throw new Error(`writeTensors ${file}: tensor '${t.name}' has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`);
+    }
+    const bytes = storedBytes(t);
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    blobs.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  const padded = Math.ceil(Buffer.byteLength(json, 'utf8') / 8) * 8;
+  json += ' '.repeat(padded - Buffer.byteLength(json, 'utf8'));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(padded), 0);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    for (const b of [prefix, Buffer.from(json, 'utf8'), ...blobs]) {
+      let done = 0;
+      while (done < b.byteLength) done += fs.writeSync(fd, b, done, b.byteLength - done);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
 }

@@ -12,8 +12,11 @@
  * the per-token empirical Fisher factor of the summed loss. Over batches, L = (sum_b n_b L_b) / (sum_b n_b) (the
  * mean over all support target tokens), so g = sum_b n_b g_b / sum_b n_b and loss likewise.
  * All matrices are returned as [out, in] (GPT-2 Conv1D weights [in, out] are transposed), in float64.
- * The sums over batches are accumulated inside the graph (each run takes the running sums as inputs and returns
- * them updated), so the large [inter, inter] factors of the MLPs never pass through JavaScript loops.
+ * Support batches of one sequence length are run together (runGroups: their rows concatenated, up to
+ * MAX_RUN_TOKENS tokens a run): a run's loss is the mean over its target tokens, so the scales above hold with n_b
+ * the run's target count. With several runs the sums are accumulated inside the graph (each run takes the running
+ * sums as inputs and returns them updated), so the large [inter, inter] factors of the MLPs never pass through
+ * JavaScript loops; a single run has no running-sum inputs.
  */
 import type { TrainBatch } from '../../data/batches';
 import { gradients, toModelBytes, type GraphBuilder, type Tensor } from '../../graph';
@@ -23,7 +26,6 @@ import type { LoadedModel } from '../../models/model';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import type { LinearStats } from '../gcs';
 import { symmetricMean } from '../kfac';
-import { transpose } from '../linalg/dense';
 
 export const IGNORE_INDEX = -100;
 const TARGETS = 'targets';
@@ -55,6 +57,8 @@ export interface SupportStatsOptions {
   /** Graph compute type (default float32; float64 for checks). */
   readonly dtype?: FloatType;
   readonly session?: RuntimeSessionOptions;
+  /** Tokens of one run at most (default MAX_RUN_TOKENS; batches bigger than this run alone). */
+  readonly maxRunTokens?: number;
 }
 
 interface Site {
@@ -81,7 +85,43 @@ function gram(b: GraphBuilder, v: Tensor): Tensor {
   return b.gemm(v, v, undefined, { transA: true });
 }
 
-function buildStatsGraph(model: LoadedModel, batch: number, seq: number, layers: ReadonlySet<number>, dtype: FloatType): { bytes: Uint8Array; sites: Site[] } {
+/** Tokens (rows x seq) of one statistics run at most: bounds the [tokens, vocab] logits and their gradient. */
+export const MAX_RUN_TOKENS = 2048;
+
+/** The batches as runs: consecutive-in-order batches of one sequence length, rows concatenated up to `maxTokens`. */
+export function runGroups(batches: readonly TrainBatch[], maxTokens = MAX_RUN_TOKENS): TrainBatch[] {
+  const bySeq = new Map<number, TrainBatch[][]>();
+  for (const b of batches) {
+    let groups = bySeq.get(b.seq);
+    if (groups === undefined) bySeq.set(b.seq, (groups = [[]]));
+    let last = groups[groups.length - 1] as TrainBatch[];
+    const rows = last.reduce((n, x) => n + x.batch, 0);
+    if (last.length > 0 && (rows + b.batch) * b.seq > maxTokens) groups.push((last = []));
+    last.push(b);
+  }
+  return [...bySeq.values()].flat().map((group) => (group.length === 1 ? group[0] as TrainBatch : concatBatches(group)));
+}
+
+function concatBatches(group: readonly TrainBatch[]): TrainBatch {
+  const cat = (pick: (b: TrainBatch) => Int32Array): Int32Array => {
+    const out = new Int32Array(group.reduce((n, b) => n + pick(b).length, 0));
+    let at = 0;
+    for (const b of group) {
+      out.set(pick(b), at);
+      at += pick(b).length;
+    }
+    return out;
+  };
+  return {
+    batch: group.reduce((n, b) => n + b.batch, 0), seq: (group[0] as TrainBatch).seq,
+    ids: cat((b) => b.ids), mask: cat((b) => b.mask), positions: cat((b) => b.positions), targets: cat((b) => b.targets),
+    tokens: group.reduce((n, b) => n + b.tokens, 0),
+  };
+}
+
+function buildStatsGraph(
+  model: LoadedModel, batch: number, seq: number, layers: ReadonlySet<number>, dtype: FloatType, running: boolean,
+): { bytes: Uint8Array; sites: Site[] } {
   const sites: Site[] = [];
   const captured: { site: Site; x: Tensor; y: Tensor; weight: Tensor }[] = [];
   const graph = buildCausalLm(model, {
@@ -106,7 +146,7 @@ function buildStatsGraph(model: LoadedModel, batch: number, seq: number, layers:
   const outputScale = b.input(names.outputScale, dtype, []);
   // running + increment, declared as the output `name` (the caller feeds it back as `sum.<name>`).
   const accumulate = (name: string, increment: Tensor): void => {
-    b.output(b.add(b.input(names.running(name), dtype, increment.shape), increment), name);
+    b.output(running ? b.add(b.input(names.running(name), dtype, increment.shape), increment) : increment, name);
   };
   for (const c of captured) accumulate(names.input(c.site.path), gram(b, b.mul(c.x, mask)));
   const { grads, hookGrads } = gradients(b, loss, { wrt: captured.map((c) => c.weight), hooks: captured.map((c) => c.y), addOutputs: false });
@@ -118,6 +158,27 @@ function buildStatsGraph(model: LoadedModel, batch: number, seq: number, layers:
     accumulate(names.output(c.site.path), b.mul(gram(b, dy), outputScale));
   }
   return { bytes: toModelBytes(b), sites };
+}
+
+/** A stored-layout matrix as [out, in] float64, divided by `divisor` (float32 values convert exactly). */
+function asOutIn(stored: Float32Array | Float64Array, s: Site, divisor: number): Float64Array {
+  const { outFeatures: m, inFeatures: n } = s;
+  if (s.layout === 'out_in') {
+    const out = new Float64Array(stored);
+    if (divisor !== 1) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / divisor;
+    return out;
+  }
+  // stored [n, m] -> out [m, n], in tiles so both sides stay in cache.
+  const out = new Float64Array(m * n);
+  const T = 64;
+  for (let i0 = 0; i0 < n; i0 += T) {
+    const i1 = Math.min(n, i0 + T);
+    for (let j0 = 0; j0 < m; j0 += T) {
+      const j1 = Math.min(m, j0 + T);
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * n + i] = (stored[i * m + j] as number) / divisor;
+    }
+  }
+  return out;
 }
 
 function feeds(batch: TrainBatch): Record<string, HostTensor> {
@@ -154,12 +215,17 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
   const shapes = (s: Site): [string, number[]][] => [
     [names.grad(s.path), storedShape(s)], [names.input(s.path), [s.inFeatures, s.inFeatures]], [names.output(s.path), [s.outFeatures, s.outFeatures]],
   ];
+  for (const [bi, batch] of batches.entries()) {
+    if (countTargets(batch) === 0) throw new Error(`support batch ${bi}: no target tokens (every target is ${IGNORE_INDEX})`);
+  }
+  const runs = runGroups(batches, options.maxRunTokens);
+  const accumulated = runs.length > 1;
   try {
-    for (const [bi, batch] of batches.entries()) {
+    for (const [bi, batch] of runs.entries()) {
       const key = `${batch.batch}x${batch.seq}`;
       let entry = sessions.get(key);
       if (entry === undefined) {
-        const built = buildStatsGraph(model, batch.batch, batch.seq, layerSet, dtype);
+        const built = buildStatsGraph(model, batch.batch, batch.seq, layerSet, dtype, accumulated);
         const session = await createSession({ bytes: built.bytes }, {
           label: `${model.config.modelType} GradOT statistics b${batch.batch} s${batch.seq}`,
           ...(dtype === 'float64' ? { graphOptimizationLevel: 'basic' as const } : {}),
@@ -171,10 +237,9 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
       if (sites === undefined) {
         sites = entry.sites;
         if (sites.length === 0) throw new Error(`support statistics: no linear map in layers [${options.layers.join(', ')}]`);
-        for (const s of sites) for (const [name, shape] of shapes(s)) sums.set(name, { data: zeros(shape.reduce((a, d) => a * d, 1)), dims: shape });
+        if (accumulated) for (const s of sites) for (const [name, shape] of shapes(s)) sums.set(name, { data: zeros(shape.reduce((a, d) => a * d, 1)), dims: shape });
       }
       const n = countTargets(batch);
-      if (n === 0) throw new Error(`support batch ${bi}: no target tokens (every target is ${IGNORE_INDEX})`);
       let real = 0;
       for (const m of batch.mask) real += m;
       const scalar = (name: string, v: number) => hostTensor(name, dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v), []);
@@ -184,13 +249,13 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
         ...feeds(batch), ...running, [names.gradScale]: scalar(names.gradScale, n), [names.outputScale]: scalar(names.outputScale, n * n),
       });
       const lossValue = out.get(LOSS, dtype, []).data[0] ?? Number.NaN;
-      if (!Number.isFinite(lossValue)) throw new Error(`support batch ${bi}: loss is ${lossValue}`);
+      if (!Number.isFinite(lossValue)) throw new Error(`support run ${bi} (${batch.batch} x ${batch.seq} tokens): loss is ${lossValue}`);
       lossSum += n * lossValue;
       targetTokens += n;
       inputTokens += real;
       for (const s of sites) {
         for (const [name, shape] of shapes(s)) {
-          if (!out.names.includes(name)) throw new Error(`support batch ${bi}: ${s.path} was not in the first batch's graph`);
+          if (!out.names.includes(name)) throw new Error(`support run ${bi}: ${s.path} was not in the first run's graph`);
           sums.set(name, { data: out.get(name, dtype, shape).data, dims: shape });
         }
       }
@@ -203,14 +268,10 @@ export async function collectSupportStats(model: LoadedModel, batches: readonly 
   const factor = (name: string, dim: number): Float64Array => symmetricMean(sums.get(name)?.data ?? new Float64Array(dim * dim), dim, inputTokens);
   const maps = new Map<string, LinearMapStats>();
   for (const s of sites ?? []) {
-    const gSum: Float64Array = Float64Array.from(sums.get(names.grad(s.path))?.data ?? []);
-    for (let i = 0; i < gSum.length; i++) gSum[i] = (gSum[i] as number) / targetTokens;
-    let weight: Float64Array = model.weights.readFloat64(`${s.path}.weight`);
-    let g: Float64Array = gSum;
-    if (s.layout === 'in_out') {
-      weight = transpose(weight, s.inFeatures, s.outFeatures);
-      g = transpose(gSum, s.inFeatures, s.outFeatures);
-    }
+    const gSum = sums.get(names.grad(s.path))?.data ?? new Float64Array(s.outFeatures * s.inFeatures);
+    // [out, in] float64 in one pass each (transposing GPT-2's [in, out] Conv1D layout on the way).
+    const g = asOutIn(gSum, s, targetTokens);
+    const weight = asOutIn(model.weights.readFloat32(`${s.path}.weight`), s, 1);
     maps.set(s.path, {
       path: s.path, layer: s.layer, module: s.module, layout: s.layout,
       outFeatures: s.outFeatures, inFeatures: s.inFeatures, weight, grad: g,

@@ -114,6 +114,28 @@ describe('offsite emulator: GradOT statistics pass', () => {
     }
   });
 
+  it('GPT-2 (fixture, float64): one run per batch (sums accumulated in the graph) matches the batches run together', async () => {
+    const model = loadModel(FIXTURE_GPT2);
+    try {
+      const batches = randomBatches(13, 2, 3, 6, 1000);
+      const opts = { layers: [2], dtype: 'float64' as const, session: { intraOpNumThreads: 1 } };
+      const together = await collectSupportStats(model, batches, opts);
+      const apart = await collectSupportStats(model, batches, { ...opts, maxRunTokens: 1 });
+      assert.ok(Math.abs(together.loss - apart.loss) <= 1e-12 * Math.abs(together.loss));
+      assert.deepEqual([together.targetTokens, together.inputTokens], [apart.targetTokens, apart.inputTokens]);
+      for (const [p, t] of together.maps) {
+        const a = apart.maps.get(p);
+        assert.ok(a, p);
+        for (const k of ['grad', 'inputFactor', 'outputFactor', 'weight'] as const) {
+          const scale = Math.max(maxAbs(t[k]), 1e-300);
+          assert.ok(maxAbs(t[k].map((v, i) => v - (a[k][i] as number))) <= 1e-10 * scale, `${p} ${k}`);
+        }
+      }
+    } finally {
+      model.close();
+    }
+  });
+
   it('LLaMA (fixture, float64): g matches finite differences; A and G match their definitions', async () => {
     const model = loadModel(FIXTURE_LLAMA);
     try {
