@@ -42,7 +42,7 @@ export function istSection(steps: number, rows: BenchRow[], uniform?: Record<str
     const mem = memoryOf(r);
     rows.push({
       section: 'ist', metric: `${s}: ms/step (median)`, value: `${fmt(num(r, 'msPerStepMedian'))} ms`,
-      note: `${fmt(num(r, 'msPerStepMedian') / baseMs, 2)}x uniform; final loss ${fmt(num(r, 'finalLoss'), 4)}; eval ppl ${fmt(num(r, 'evalPerplexity'))}; optimizer state ${fmt(mem.optimizer / 1024, 0)} KiB (${fmt(mem.optimizer / baseOpt, 2)}x); peak RSS ${fmt(mem.rss / MiB, 0)} MiB; train sessions ${fmt(num(r, 'trainSessions'), 0)}`,
+      note: `${fmt(num(r, 'msPerStepMedian') / baseMs, 2)}x uniform; final loss ${fmt(num(r, 'finalLoss'), 4)}; eval ppl ${fmt(num(r, 'evalPerplexity'))}; optimizer state ${fmt(mem.optimizer / 1024, 0)} KiB (${fmt(mem.optimizer / baseOpt, 2)}x); peak RSS ${fmt(mem.rss / MiB, 0)} MiB; distinct lowest selected layers ${fmt(num(r, 'trainSessions'), 0)}`,
     });
   }
 }
