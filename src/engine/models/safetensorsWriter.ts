@@ -2,6 +2,7 @@
 // of 8 bytes so the data section is aligned, as the reference implementation does. The file is written to a
 // temporary name in the same folder and renamed, so readers never see a half-written checkpoint.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { encode, type StoredDtype } from './dtype';
 
@@ -25,7 +26,7 @@ export function writeSafetensors(path: string, tensors: readonly TensorToWrite[]
     if (numel !== t.data.length) {
       throw new Error(`writeSafetensors ${path}: tensor '${t.name}' has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`);
     }
-    const bytes = encode(t.dtype, t.data);
+    const bytes = storedBytes(t);
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
     blobs.push(bytes);
     offset += bytes.byteLength;
@@ -45,6 +46,14 @@ export function writeSafetensors(path: string, tensors: readonly TensorToWrite[]
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, path);
+}
+
+/** Bytes of a tensor as stored: float32 data on a little-endian machine is its own encoding (a view, no copy). */
+function storedBytes(t: TensorToWrite): Uint8Array {
+  if (t.dtype === 'F32' && t.data instanceof Float32Array && os.endianness() === 'LE') {
+    return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  }
+  return encode(t.dtype, t.data);
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -7,14 +7,13 @@
  * channels' rows/columns (and first-layer bias entries) in the stored layout. Tokenizer files are copied.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelConfig } from '../../models/config';
-import { encode, isStoredDtype } from '../../models/dtype';
+import { isStoredDtype } from '../../models/dtype';
 import { EMULATOR_CONFIG_KEY, emulatorLayoutToJson, GPT2_QKV_PARTS, type EmulatorLayerLayout, type EmulatorLayout } from '../../models/emulatorLayout';
 import type { LoadedModel } from '../../models/model';
 import { isRecord } from '../../models/safetensors';
-import type { TensorToWrite } from '../../models/safetensorsWriter';
+import { writeSafetensors, type TensorToWrite } from '../../models/safetensorsWriter';
 import { expectedWeights } from '../../models/weights';
 import { layerModules, layerPrefix } from '../stats/modules';
 import type { CompressedAttention, CompressedMlp } from './compress';
@@ -134,7 +133,7 @@ export function writeEmulatorCheckpoint(model: LoadedModel, plan: EmulatorPlan, 
     method: plan.method, adapterLayers: [plan.adapterLayers[0], plan.adapterLayers[1]], originalNumLayers: config.numLayers,
     layerMap: [...plan.layerMap], layers,
   };
-  writeTensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   const configPath = path.join(model.dir, 'config.json');
   const original: unknown = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   if (!isRecord(original)) throw new Error(`${configPath}: not a JSON object`);
@@ -147,53 +146,4 @@ export function writeEmulatorCheckpoint(model: LoadedModel, plan: EmulatorPlan, 
     if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, f));
   }
   return { layout, parameterCount: tensors.reduce((n, t) => n + t.data.length, 0) };
-}
-
-/** Bytes of a tensor as stored: float32 data on a little-endian machine is its own encoding (a view, no copy). */
-function storedBytes(t: TensorToWrite): Uint8Array {
-  if (t.dtype === 'F32' && t.data instanceof Float32Array && os.endianness() === 'LE') {
-    return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  }
-  return encode(t.dtype, t.data);
-}
-
-/**
- * The file models/safetensorsWriter.ts writeSafetensors writes (same header, padding and temporary-name rename:
- * byte for byte, checked in the tests), with float32 data written from its own buffer instead of re-encoded
- * element by element.
- */
-export function writeTensors(file: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): void {
-  const header: Record<string, unknown> = {};
-  if (metadata !== undefined) header.__metadata__ = metadata;
-  const blobs: Uint8Array[] = [];
-  let offset = 0;
-  const seen = new Set<string>();
-  for (const t of tensors) {
-    if (seen.has(t.name)) throw new Error(`writeTensors ${file}: tensor '${t.name}' given twice`);
-    seen.add(t.name);
-    const numel = t.shape.reduce((a, d) => a * d, 1);
-    if (numel !== t.data.length) {
-      throw new Error(`writeTensors ${file}: tensor '${t.name}' has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`);
-    }
-    const bytes = storedBytes(t);
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
-    blobs.push(bytes);
-    offset += bytes.byteLength;
-  }
-  let json = JSON.stringify(header);
-  const padded = Math.ceil(Buffer.byteLength(json, 'utf8') / 8) * 8;
-  json += ' '.repeat(padded - Buffer.byteLength(json, 'utf8'));
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(padded), 0);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const b of [prefix, Buffer.from(json, 'utf8'), ...blobs]) {
-      let done = 0;
-      while (done < b.byteLength) done += fs.writeSync(fd, b, done, b.byteLength - done);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }
