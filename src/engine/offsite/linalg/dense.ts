@@ -12,8 +12,8 @@ export function checkShape(name: string, data: ArrayLike<number>, rows: number, 
   }
 }
 
-/** Transpose of a [rows, cols] matrix, returned as [cols, rows]. Blocked for cache reuse. */
-export function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+/** Transpose of a [rows, cols] matrix, returned as [cols, rows], each value divided by `divisor`. Blocked for cache reuse. */
+export function transpose(a: ArrayLike<number>, rows: number, cols: number, divisor = 1): Float64Array {
   checkShape('transpose', a, rows, cols);
   const out = new Float64Array(rows * cols);
   const B = 32;
@@ -22,7 +22,7 @@ export function transpose(a: ArrayLike<number>, rows: number, cols: number): Flo
     for (let j0 = 0; j0 < cols; j0 += B) {
       const j1 = Math.min(cols, j0 + B);
       for (let i = i0; i < i1; i++) {
-        for (let j = j0; j < j1; j++) out[j * rows + i] = a[i * cols + j] as number;
+        for (let j = j0; j < j1; j++) out[j * rows + i] = (a[i * cols + j] as number) / divisor;
       }
     }
   }

@@ -26,6 +26,7 @@ import type { LoadedModel } from '../../models/model';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import type { LinearStats } from '../gcs';
 import { symmetricMean } from '../kfac';
+import { transpose } from '../linalg/dense';
 
 export const IGNORE_INDEX = -100;
 const TARGETS = 'targets';
@@ -168,17 +169,7 @@ function asOutIn(stored: Float32Array | Float64Array, s: Site, divisor: number):
     if (divisor !== 1) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / divisor;
     return out;
   }
-  // stored [n, m] -> out [m, n], in tiles so both sides stay in cache.
-  const out = new Float64Array(m * n);
-  const T = 64;
-  for (let i0 = 0; i0 < n; i0 += T) {
-    const i1 = Math.min(n, i0 + T);
-    for (let j0 = 0; j0 < m; j0 += T) {
-      const j1 = Math.min(m, j0 + T);
-      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * n + i] = (stored[i * m + j] as number) / divisor;
-    }
-  }
-  return out;
+  return transpose(stored, n, m, divisor); // stored [in, out]
 }
 
 function feeds(batch: TrainBatch): Record<string, HostTensor> {
