@@ -26,6 +26,11 @@ export interface CausalLmOptions {
   /** Build into this builder (e.g. one that already holds PEFT inputs); default a new one. */
   readonly builder?: GraphBuilder;
   /**
+   * Every checkpoint weight becomes a graph input of its own name instead of an initializer, trainable in train
+   * graphs (full-parameter training: train/fullModelRunner.ts), fed on every run.
+   */
+  readonly weightInputs?: 'trainable' | 'frozen';
+  /**
    * KV cache. `pastLength` > 0 adds inputs `past.{i}.key` / `past.{i}.value` [batch, kvHeads, pastLength,
    * headDim] per built layer i, and attention_mask becomes [batch, pastLength + seq] (past then current).
    * The current keys/values are returned as `present` either way (declare them as outputs to fill a cache).
@@ -73,7 +78,7 @@ export function buildCausalLm(model: LoadedModel, options: CausalLmOptions): Cau
   const c = model.config;
   const kvHeads = c.family === 'llama' ? c.numKvHeads : c.numHeads;
   const ctx: Ctx = {
-    g, model, dtype, hook: options.linearHook, batch, seq, layers,
+    g, model, dtype, hook: options.linearHook, weightInputs: options.weightInputs, batch, seq, layers,
     weights: new Map(),
     inputIds: g.input(INPUT_NAMES.inputIds, 'int64', [batch, seq]),
     attentionMask: g.input(INPUT_NAMES.attentionMask, 'int64', [batch, pastLength + seq]),
@@ -116,6 +121,7 @@ interface Ctx {
   readonly model: LoadedModel;
   readonly dtype: FloatType;
   readonly hook: LinearHook | undefined;
+  readonly weightInputs: 'trainable' | 'frozen' | undefined;
   readonly batch: number;
   readonly seq: number;
   readonly layers: readonly number[];
@@ -140,7 +146,9 @@ function w(ctx: Ctx, name: string): Tensor {
   let t = ctx.weights.get(name);
   if (t === undefined) {
     const spec = ctx.model.weights.spec(name);
-    t = ctx.g.initializer(name, ctx.dtype, spec.shape, ctx.model.weights.lazy(name, ctx.dtype));
+    t = ctx.weightInputs === undefined
+      ? ctx.g.initializer(name, ctx.dtype, spec.shape, ctx.model.weights.lazy(name, ctx.dtype))
+      : ctx.g.input(name, ctx.dtype, spec.shape, { trainable: ctx.weightInputs === 'trainable' });
     ctx.weights.set(name, t);
   }
   return t;
