@@ -2,3 +2,4 @@ export * from './runFiles';
 export * from './worker';
 export * from './panels';
 export * from './diagnostics';
+export * from './labFiles';
