@@ -14,7 +14,7 @@ import { parseModelConfig } from '../src/engine/models/config';
 import { writeSafetensors } from '../src/engine/models/safetensorsWriter';
 import { expectedWeights } from '../src/engine/models/weights';
 import { runTune } from '../src/engine/tasks';
-import { peftLabCacheDir, writeDemoExperiment, writeDemoModel } from '../src/engine/tasks/demoModel';
+import { peftLabCacheDir, writeCycleTokensExperiment, writeTinyRandomGpt2 } from '../src/engine/models/tinyRandomGpt2';
 import type { MetricRecord } from '../src/protocol/runFiles';
 import { Rng } from '../src/engine/util/random';
 
@@ -43,7 +43,7 @@ function writeGpt2Small(dir: string): string {
 function writeConfig(kind: string, dir: string, strategy: string, steps: number): string {
   let config: Record<string, unknown>;
   if (kind === 'demo') {
-    config = { ...writeDemoExperiment(dir, writeDemoModel(path.join(peftLabCacheDir(), 'demo-model-v1'))), train: {
+    config = { ...writeCycleTokensExperiment(dir, writeTinyRandomGpt2(path.join(peftLabCacheDir(), 'demo-model-v1'))), train: {
       steps, batchSize: 8, optimizer: 'adamw', lr: 0.01, warmupSteps: 5, decay: 'cosine', seed: 0, evalEvery: 0, checkpointEvery: 0,
     } };
   } else if (kind === 'fixture') {

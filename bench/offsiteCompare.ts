@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadExperimentConfig } from '../src/engine/config';
 import { runOffsite } from '../src/engine/tasks';
-import { writeCycleTokens } from '../src/engine/tasks/demoModel';
+import { writeCycleTokens } from '../src/engine/models/tinyRandomGpt2';
 import type { RunContext } from '../src/engine/tasks/context';
 import { fmt } from './report';
 

@@ -96,6 +96,7 @@ function followJob(child: ChildProcess, request: WorkerRequest, info: JobInfo): 
   const history: JobEvent[] = [];
   let finished: Extract<JobEvent, { type: 'finished' }> | undefined;
   let failed: Extract<JobEvent, { type: 'failed' }> | undefined;
+  let started = false;
   let protocolError: string | undefined;
   let spawnError: string | undefined;
   let cancelRequested = false;
@@ -127,6 +128,7 @@ function followJob(child: ChildProcess, request: WorkerRequest, info: JobInfo): 
     }
     if (event.type === 'finished') finished = event;
     if (event.type === 'failed') failed = event;
+    if (event.type === 'started') started = true;
     emit(event);
   });
 
@@ -189,6 +191,9 @@ function followJob(child: ChildProcess, request: WorkerRequest, info: JobInfo): 
     if (finished) return { status: 'completed', summary: readSummaryOr(info.runDir, finished.summary) };
     if (failed) {
       const summary = readSummaryOr(info.runDir, undefined);
+      // Failed before `started`: the worker refused the folder (e.g. a resume with another config) and left a
+      // run's summary.json as it was; report the failure without overwriting that record.
+      if (summary && !started) return { status: 'failed', summary: { ...summary, error: { message: failed.message, ...(failed.where ? { where: failed.where } : {}) } } };
       if (summary && summary.status === 'failed') return { status: 'failed', summary };
       return recordFailure(failed.message, failed.where);
     }

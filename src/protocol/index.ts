@@ -3,3 +3,4 @@ export * from './worker';
 export * from './panels';
 export * from './diagnostics';
 export * from './labFiles';
+export * from './resumeFiles';

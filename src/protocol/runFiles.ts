@@ -43,6 +43,57 @@ export const runSummarySchema = z
   .passthrough();
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
+/** summary.json `metrics` of a tune run (tasks/tune.ts); eval* metrics only with eval data, zeroShot* with train.evalAtStart. */
+export const tuneMetricsSchema = z
+  .object({
+    steps: z.number(),
+    resumedFromStep: z.number().optional(),
+    firstLoss: z.number().optional(),
+    finalLoss: z.number().optional(),
+    msPerStep: z.number(),
+    trainableParams: z.number(),
+    optimizerStateBytes: z.number(),
+    evalLoss: z.number().optional(),
+    evalPerplexity: z.number().optional(),
+    evalAccuracy: z.number().optional(),
+    zeroShotEvalLoss: z.number().optional(),
+    zeroShotEvalPerplexity: z.number().optional(),
+    zeroShotEvalAccuracy: z.number().optional(),
+  })
+  .passthrough();
+export type TuneMetrics = z.infer<typeof tuneMetricsSchema>;
+
+/** summary.json `memory` of a tune run: trainable values, optimizer state, peak resident set of the job process. */
+export const runMemorySchema = z
+  .object({ trainableParameters: z.number(), optimizerStateBytes: z.number(), peakRssBytes: z.number() })
+  .strict();
+export type RunMemory = z.infer<typeof runMemorySchema>;
+
+/** summary.json `offsite`: the offsite-tuning numbers of one emulator method (tasks/offsite.ts writes it). */
+export const offsiteSummarySchema = z
+  .object({
+    metric: z.enum(['accuracy', 'perplexity']),
+    fullZeroShot: z.number(),
+    emulatorZeroShot: z.number(),
+    emulatorFinetuned: z.number(),
+    plugIn: z.number(),
+    fullFinetuned: z.number().optional(),
+    /** Privacy gap, larger = more privacy: accuracy plugIn - emulatorFinetuned; perplexity emulatorFinetuned - plugIn. */
+    gap: z.number(),
+    gapDefinition: z.string(),
+    method: z.string(),
+    adapterPeft: z.enum(['full', 'lora']),
+    adapterLayers: z.tuple([z.number().int(), z.number().int()]),
+    /** Seconds of statistics, SVD, selection and writing (the emulator's loss evaluation not included). */
+    compressionSeconds: z.number(),
+    emulatorParameters: z.number(),
+    fullParameters: z.number(),
+    meanCosineBefore: z.number(),
+    meanCosineAfter: z.number(),
+  })
+  .strict();
+export type OffsiteSummary = z.infer<typeof offsiteSummarySchema>;
+
 /** One line of metrics.jsonl: any JSON object with a string `type`. */
 export const metricRecordSchema = z.object({ type: z.string().min(1) }).passthrough();
 export type MetricRecord = z.infer<typeof metricRecordSchema>;

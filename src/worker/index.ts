@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyRuntimeOverrides, ConfigError, formatConfigIssue, loadExperimentConfig, type ExperimentConfig } from '../engine/config';
 import { appendLog, appendMetric, RUN_FILES, touchFile, updateSummary, writeRunConfig, writeSummary } from '../engine/runs';
-import { runDeviceCheck, runOffsite, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
+import { checkResumable, runDeviceCheck, runOffsite, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
 import type { MetricRecord, RunSummary } from '../protocol/runFiles';
 import { parseWorkerRequest, type JobEvent, type LogLevel, type StartRequest } from '../protocol/worker';
 
@@ -70,6 +70,8 @@ async function start(request: StartRequest): Promise<void> {
   const runDir = path.resolve(request.runDir);
   fs.mkdirSync(runDir, { recursive: true });
   const startedAt = new Date().toISOString();
+  // A folder that already holds a run (a resume): failures before the job starts must not overwrite its record.
+  const holdsRun = fs.existsSync(path.join(runDir, RUN_FILES.summary));
   let config: ExperimentConfig;
   try {
     config = applyRuntimeOverrides(loadExperimentConfig(request.configPath), request.runtime);
@@ -78,7 +80,18 @@ async function start(request: StartRequest): Promise<void> {
     const where = err instanceof ConfigError ? path.resolve(request.configPath) : undefined;
     const base = { name: path.basename(request.configPath), task: 'unknown', startedAt };
     appendLog(runDir, 'error', message);
-    writeSummary(runDir, { ...base, status: 'failed', endedAt: new Date().toISOString(), metrics: {}, error: { message, ...(where ? { where } : {}) } });
+    if (!holdsRun) writeSummary(runDir, { ...base, status: 'failed', endedAt: new Date().toISOString(), metrics: {}, error: { message, ...(where ? { where } : {}) } });
+    return endWith(EXIT_FAILED, { type: 'failed', message, ...(where ? { where } : {}) });
+  }
+  // Check first, write after: a resume that cannot go on leaves the run's config.json and summary.json as they
+  // were (the failure goes to log.txt and the failed event).
+  try {
+    checkResumable(config, runDir);
+  } catch (err) {
+    const message = errorMessage(err);
+    const where = err instanceof TaskError ? err.where : 'resume';
+    appendLog(runDir, 'error', `${message}${where ? ` (at ${where})` : ''}`);
+    if (!holdsRun) writeSummary(runDir, { name: config.name, task: config.task, startedAt, status: 'failed', endedAt: new Date().toISOString(), metrics: {}, error: { message, ...(where ? { where } : {}) } });
     return endWith(EXIT_FAILED, { type: 'failed', message, ...(where ? { where } : {}) });
   }
   active = { runDir, name: config.name, task: config.task, startedAt };

@@ -90,6 +90,8 @@ export interface TuneTrain {
   evalBatchSize: number;
   /** > 0: also accuracy by greedy generation of up to this many tokens + answer extraction (llm-adapters data). */
   evalGenerationTokens: number;
+  /** Evaluate before the first step too (zero-shot). */
+  evalAtStart: boolean;
 }
 
 /** Which layers train each step (src/engine/ist/selection.ts). */

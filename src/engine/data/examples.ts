@@ -62,6 +62,13 @@ function readJsonLines(file: string): { line: number; value: unknown }[] {
 
 const limited = <T>(items: T[], limit: number): T[] => (limit > 0 ? items.slice(0, limit) : items);
 
+/** Next-token targets an example contributes to the loss: labels after the first that are not IGNORE_INDEX. */
+export function targetTokenCount(example: TokenExample): number {
+  let n = 0;
+  for (let t = 1; t < example.labels.length; t++) if (example.labels[t] !== IGNORE_INDEX) n += 1;
+  return n;
+}
+
 /** LLM-Adapters JSON: an array of {instruction, input, output, answer}. */
 export function readInstructionRecords(file: string, limit = 0): InstructionRecord[] {
   const data = readJsonFile(file);

@@ -10,6 +10,7 @@
 import { makeBatch } from '../data/batches';
 import { IGNORE_INDEX, type ChoiceItem, type TextEncoder, type TokenExample } from '../data/examples';
 import type { PeftRunner } from '../train/runner';
+import { maxBy } from '../util/arrays';
 
 export interface PerplexityResult {
   readonly loss: number;
@@ -93,7 +94,7 @@ export async function multipleChoiceAccuracy(
   runner: PeftRunner, items: readonly ChoiceItem[], tokenizer: TextEncoder, options: { maxLength: number; padId: number; batchSize: number },
 ): Promise<ChoiceAccuracy> {
   const { examples } = choiceExamples(items, tokenizer, options.maxLength);
-  const seq = Math.max(...examples.map((e) => e.ids.length));
+  const seq = maxBy(examples, (e) => e.ids.length);
   const scores = await sequenceLogprobs(runner, examples, seq, options.padId, options.batchSize);
   const predictions: number[] = [];
   let correct = 0;

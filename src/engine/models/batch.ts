@@ -1,6 +1,8 @@
 // Padding a batch of token-id rows of different lengths to one [batch, seq] block, with the attention mask and
 // position ids the Hugging Face models expect for it.
 
+import { maxBy } from '../util/arrays';
+
 export type PaddingSide = 'left' | 'right';
 
 export interface PaddedBatch {
@@ -18,7 +20,7 @@ export interface PaddedBatch {
 
 export function padBatch(rows: readonly (readonly number[])[], side: PaddingSide, padId: number, seq?: number): PaddedBatch {
   if (rows.length === 0) throw new Error('padBatch: empty batch');
-  const longest = Math.max(...rows.map((r) => r.length));
+  const longest = maxBy(rows, (r) => r.length);
   if (longest === 0) throw new Error('padBatch: every row is empty');
   const S = seq ?? longest;
   if (S < longest) throw new Error(`padBatch: sequence length ${S} is shorter than the longest row (${longest})`);

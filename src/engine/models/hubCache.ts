@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { builtinModelDir, isBuiltinModel } from './builtinModels';
 
 export class ModelNotFoundError extends Error {
   override name = 'ModelNotFoundError';
@@ -18,10 +19,17 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
- * A local folder as given, else `org/name[@revision]` resolved in the hub cache (revision: a ref such as `main`
+ * `builtin:<name>` (builtinModels.ts), else a local folder as given, else `org/name[@revision]` resolved in the hub cache (revision: a ref such as `main`
  * or a commit hash; default `main`, else the only snapshot). Nothing is downloaded.
  */
 export function resolveModelDir(spec: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (isBuiltinModel(spec)) {
+    try {
+      return builtinModelDir(spec);
+    } catch (e) {
+      throw new ModelNotFoundError(e instanceof Error ? e.message : String(e));
+    }
+  }
   if (fs.existsSync(spec)) {
     if (!fs.statSync(spec).isDirectory()) throw new ModelNotFoundError(`${spec}: not a folder (give the model folder that holds config.json)`);
     return spec;

@@ -1,18 +1,18 @@
-// The built-in demo of `peft-lab demo`: a tiny random GPT-2-style model written with the project's safetensors
-// writer (deterministic from a seed, cached under ~/.cache/peft-lab/), a synthetic learnable token data set,
-// and a short LoRA tune config over them. No download.
+// A tiny random GPT-2-style model written with the project's safetensors writer (deterministic from a seed), a
+// synthetic learnable token data set (a fixed cycle of ids) and a short LoRA tune config over them: fast fixtures
+// for the tests and benches (the user-facing demo is the lab's pretrained builtin:demo, src/engine/lab).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseModelConfig } from '../models/config';
-import { writeSafetensors } from '../models/safetensorsWriter';
-import { expectedWeights } from '../models/weights';
+import { parseModelConfig } from './config';
+import { writeSafetensors } from './safetensorsWriter';
+import { expectedWeights } from './weights';
 import { Rng } from '../util/random';
 
-export const DEMO_MODEL_NAME = 'demo-model-v1';
+export const TINY_GPT2_NAME = 'demo-model-v1';
 
 /** GPT-2 layout, small enough to train in seconds on a CPU. */
-export const DEMO_MODEL_CONFIG = {
+export const TINY_GPT2_CONFIG = {
   architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 64, n_positions: 64, n_embd: 32, n_layer: 2, n_head: 4,
   activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, bos_token_id: 0, eos_token_id: 0, tie_word_embeddings: true,
   torch_dtype: 'float32',
@@ -30,11 +30,11 @@ export function peftLabCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  * sharp next-token distributions after the final LayerNorm, other matrices ~ N(0, 0.02^2) as GPT-2's
  * initializer_range, LayerNorm weights 1 and biases 0. Deterministic for a seed.
  */
-export function writeDemoModel(dir: string, seed = 0): string {
+export function writeTinyRandomGpt2(dir: string, seed = 0): string {
   const weightsFile = path.join(dir, 'model.safetensors');
   if (fs.existsSync(weightsFile) && fs.existsSync(path.join(dir, 'config.json'))) return dir;
   fs.mkdirSync(dir, { recursive: true });
-  const config = parseModelConfig({ ...DEMO_MODEL_CONFIG });
+  const config = parseModelConfig({ ...TINY_GPT2_CONFIG });
   const rng = new Rng(seed);
   const tensors = expectedWeights(config).map((spec) => {
     const n = spec.shape.reduce((a, d) => a * d, 1);
@@ -46,7 +46,7 @@ export function writeDemoModel(dir: string, seed = 0): string {
   });
   // The config is written last: a folder with config.json is complete (checked above).
   writeSafetensors(weightsFile, tensors, { format: 'pt' });
-  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(DEMO_MODEL_CONFIG, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(TINY_GPT2_CONFIG, null, 2)}\n`);
   return dir;
 }
 
@@ -55,7 +55,7 @@ export function writeDemoModel(dir: string, seed = 0): string {
  * 1..vocab-1) from a seeded start, so the next token is a function of the current one.
  */
 export function writeCycleTokens(file: string, options: { count: number; length: number; seed: number; cycleLength?: number; vocab?: number }): void {
-  const vocab = options.vocab ?? DEMO_MODEL_CONFIG.vocab_size;
+  const vocab = options.vocab ?? TINY_GPT2_CONFIG.vocab_size;
   const cycleRng = new Rng(1000 + (options.cycleLength ?? 16));
   const cycle = cycleRng.shuffle(Array.from({ length: vocab - 1 }, (_, i) => i + 1)).slice(0, options.cycleLength ?? 16);
   const rng = new Rng(options.seed);
@@ -68,7 +68,7 @@ export function writeCycleTokens(file: string, options: { count: number; length:
 }
 
 /** The demo's tune config (written to `dir/demo.peft.json` by the CLI), data beside it. */
-export function writeDemoExperiment(dir: string, modelDir: string): Record<string, unknown> {
+export function writeCycleTokensExperiment(dir: string, modelDir: string): Record<string, unknown> {
   writeCycleTokens(path.join(dir, 'demo-train.jsonl'), { count: 64, length: 16, seed: 1 });
   writeCycleTokens(path.join(dir, 'demo-eval.jsonl'), { count: 16, length: 16, seed: 2 });
   return {

@@ -3,4 +3,6 @@ export { TaskError, TaskCancelled, type RunContext, type TaskContext } from './c
 export { ADAPTER_DIR, evaluateSetup, runTune, setupTune, tuneFingerprint, type TuneSetup } from './tune';
 export { encodeMatMulModel } from './matmulModel';
 export { matmulGflops, dotProductErrorBound, referenceEntry, testMatrix, checkPositions } from './matmulMath';
-export { runOffsite, offsiteFingerprint, offsiteDiagnostics, EMULATOR_DIR, DIAGNOSTICS_FILE, type OffsiteSummary, type OffsiteMetric } from './offsite';
+export { runOffsite, offsiteFingerprint, offsiteDiagnostics, EMULATOR_DIR, DIAGNOSTICS_FILE, type OffsiteMetric } from './offsite';
+export type { OffsiteSummary } from '../../protocol/runFiles';
+export { checkResumable } from './resume';

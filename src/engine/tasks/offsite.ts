@@ -13,18 +13,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDiagnosticsFile, type AdapterDiagnostic, type DiagnosticsFile } from '../../protocol/diagnostics';
-import type { RunSummary } from '../../protocol/runFiles';
+import type { OffsiteEvaluation, OffsiteGradientStep, OffsiteTuneStep } from '../../protocol/resumeFiles';
+import type { OffsiteSummary, RunSummary } from '../../protocol/runFiles';
 import type { OffsiteConfig } from '../config/types';
 import { makeBatch, type TrainBatch } from '../data/batches';
 import type { TokenExample } from '../data/examples';
 import { loadModel, type LoadedModel } from '../models/model';
-import { buildEmulator, type EmulatorDiagnostics, type EmulatorPhase } from '../offsite/emulator';
+import { buildEmulator, type EmulatorDiagnostics } from '../offsite/emulator';
 import { OffsiteAdapter, type AdapterSpec } from '../offsite/pipeline/adapter';
 import { gradientAgreement, heldOutBatches, heldOutGradients } from '../offsite/pipeline/gradientAgreement';
 import { StepState } from '../offsite/pipeline/stepState';
 import { writeJsonAtomic } from '../runs/atomic';
 import { createOptimizer } from '../train/optimizer';
-import { NonFiniteLossError, Trainer, type StepRecord } from '../train/trainer';
+import { NonFiniteTrainingError, Trainer, type StepRecord } from '../train/trainer';
+import { maxBy } from '../util/arrays';
 import { TaskCancelled, TaskError, type RunContext } from './context';
 import { ADAPTER_DIR, dropMetricRecords, evaluateSetup, loadTaskData } from './tune';
 
@@ -33,47 +35,30 @@ export const DIAGNOSTICS_FILE = 'diagnostics.json';
 /** Adapter values after tuning on the emulator, by full-model module path (for resuming the later steps). */
 export const OFFSITE_ADAPTER_VALUES = 'offsite-adapter.safetensors';
 
-export type OffsiteMetric = 'accuracy' | 'perplexity';
+export type OffsiteMetric = OffsiteSummary['metric'];
 
-/** summary.json `offsite`. */
-export interface OffsiteSummary {
-  readonly metric: OffsiteMetric;
-  readonly fullZeroShot: number;
-  readonly emulatorZeroShot: number;
-  readonly emulatorFinetuned: number;
-  readonly plugIn: number;
-  readonly fullFinetuned?: number;
-  /** Privacy gap, larger = more privacy: accuracy plugIn - emulatorFinetuned; perplexity emulatorFinetuned - plugIn. */
-  readonly gap: number;
-  readonly gapDefinition: string;
-  readonly method: string;
-  readonly adapterPeft: 'full' | 'lora';
-  readonly adapterLayers: readonly [number, number];
-  /** Seconds of statistics, SVD, selection and writing (the emulator's loss evaluation not included). */
-  readonly compressionSeconds: number;
-  readonly emulatorParameters: number;
-  readonly fullParameters: number;
-  readonly meanCosineBefore: number;
-  readonly meanCosineAfter: number;
-}
-
-interface EmulatorStep {
-  readonly parameterCount: number;
-  readonly fullParameterCount: number;
-  readonly timings: Readonly<Record<EmulatorPhase, number>>;
-  readonly compressionSeconds: number;
-  readonly diagnostics: EmulatorDiagnostics;
-}
-
-type Evaluation = Record<string, number>;
-interface GradientStep { readonly names: string[]; readonly cosine: number[]; readonly relError: number[] }
-interface TuneStep { readonly steps: number; readonly firstLoss?: number; readonly finalLoss?: number; readonly msPerStep: number }
+// The recorded step outputs' shapes live with offsite-state.json's schema.
+type Evaluation = OffsiteEvaluation;
+type GradientStep = OffsiteGradientStep;
+type TuneStep = OffsiteTuneStep;
 
 /** The settings the recorded steps depend on (evaluation cadence, batch size of evaluation and fullFinetune excluded). */
 export function offsiteFingerprint(config: OffsiteConfig): string {
   const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, ...train } = config.train;
   const { fullFinetune: _f, ...offsite } = config.offsite;
   return JSON.stringify({ task: 'offsite', model: config.model, data: config.data, ...loraSettings(config), train, offsite });
+}
+
+/**
+ * The run folder's offsite-state.json (empty when there is none), checked readable and written with this config's
+ * settings; throws a TaskError at `resume` otherwise. The worker calls it before it writes anything into the folder.
+ */
+export function openOffsiteState(config: OffsiteConfig, runDir: string): StepState {
+  try {
+    return StepState.open(runDir, offsiteFingerprint(config));
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e), 'resume');
+  }
 }
 
 /** The peft block's LoRA settings, used when adapterPeft is lora. */
@@ -83,7 +68,8 @@ function loraSettings(config: OffsiteConfig): Pick<AdapterSpec, 'lora'> {
   return { lora: { r: p.r, alpha: p.alpha, dropout: p.dropout, rsLora: p.rsLora } };
 }
 
-const longest = (examples: readonly TokenExample[]): number => Math.max(...examples.map((e) => e.ids.length));
+// A loop, not Math.max(...): a spread of ~125k examples overflows the call stack.
+const longest = (examples: readonly TokenExample[]): number => maxBy(examples, (e) => e.ids.length);
 
 /** `examples` in batches of `batchSize` rows at one length (a shorter last batch has its own shape). */
 function supportBatches(examples: readonly TokenExample[], batchSize: number, padId: number): TrainBatch[] {
@@ -126,12 +112,7 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
   if (o.adapterPeft === 'lora' && config.peft.method !== 'lora') {
     throw new TaskError(`offsite adapterPeft "lora" uses the peft block's LoRA settings; peft.method is "${config.peft.method}"`, '$.peft.method');
   }
-  let state: StepState;
-  try {
-    state = StepState.open(ctx.runDir, offsiteFingerprint(config));
-  } catch (e) {
-    throw new TaskError(e instanceof Error ? e.message : String(e), 'resume');
-  }
+  const state = openOffsiteState(config, ctx.runDir);
   if (state.completed.length > 0) ctx.log('info', `resuming: steps ${state.completed.join(', ')} already done`);
   ctx.progress(0, `loading ${config.model}`);
   let full: LoadedModel;
@@ -148,7 +129,7 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
     const info = { baseModel: config.model, modelFamily: full.config.family };
 
     // a. The emulator.
-    const emu = (await state.run<EmulatorStep>('emulator', async () => {
+    const emu = (await state.run('emulator', async () => {
       ctx.progress(0.02, `building the ${o.emulator.method} emulator`);
       const supportFile = o.emulator.supportData ?? config.data.train;
       const support = supportBatches(data.read(supportFile, o.emulator.supportExamples, '$.offsite.emulator.supportData'), t.batchSize, data.padId);
@@ -245,7 +226,7 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
           throwIfCancelled: () => ctx.throwIfCancelled(),
         });
       } catch (e) {
-        if (e instanceof NonFiniteLossError) throw new TaskError(`${phase} tuning: ${e.message}`, `offsite ${phase} tuning step ${e.step}`);
+        if (e instanceof NonFiniteTrainingError) throw new TaskError(`${phase} tuning: ${e.message}`, `offsite ${phase} tuning step ${e.step}`);
         throw e;
       }
       const first = steps[0];

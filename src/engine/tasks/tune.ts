@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { MetricRecord, RunSummary } from '../../protocol/runFiles';
 import type { TuneConfig } from '../config/types';
 import { derivedRng, RNG_TAGS } from '../data/batches';
-import { readChoiceItems, readExamples, type ChoiceItem, type TokenExample } from '../data/examples';
+import { readChoiceItems, readExamples, targetTokenCount, type ChoiceItem, type TokenExample } from '../data/examples';
 import { generationAccuracy, multipleChoiceAccuracy, perplexity } from '../eval';
 import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
@@ -16,11 +16,12 @@ import { layerBudget, LayerSelector } from '../ist';
 import { LoraAdapter } from '../peft/lora';
 import { writeFileAtomic } from '../runs/atomic';
 import { RUN_FILES } from '../runs/layout';
-import { findCheckpoint, restoreCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { findCheckpoint, restoreCheckpoint, saveCheckpoint, type CheckpointInfo } from '../train/checkpoint';
 import { PeftSessionRunner } from '../train/peftGraph';
 import type { PeftRunner } from '../train/runner';
 import { createOptimizer } from '../train/optimizer';
-import { NonFiniteLossError, Trainer, type StepRecord } from '../train/trainer';
+import { NonFiniteTrainingError, Trainer, type StepRecord } from '../train/trainer';
+import { maxBy } from '../util/arrays';
 import { TaskError, type RunContext, type TaskContext } from './context';
 
 export const ADAPTER_DIR = 'adapter';
@@ -57,7 +58,19 @@ function describeAdapter(peft: TuneConfig['peft']): string {
     : `LoRA r=${peft.r} alpha=${peft.alpha}`;
 }
 
-const longest = (examples: readonly TokenExample[]): number => Math.max(...examples.map((e) => e.ids.length));
+// A loop, not Math.max(...): a spread of ~125k examples overflows the call stack.
+const longest = (examples: readonly TokenExample[]): number => maxBy(examples, (e) => e.ids.length);
+
+/**
+ * maxLength must fit the model's position table: past it ONNX Runtime fails deep in a Gather of the position
+ * embeddings (GPT-2, OPT) or RoPE goes beyond the trained range (LLaMA family), neither naming the config key.
+ */
+export function assertMaxLengthFits(model: LoadedModel, maxLength: number): void {
+  const limit = model.config.maxPositions;
+  if (maxLength <= limit) return;
+  const key = model.config.family === 'gpt2' ? 'n_positions' : 'max_position_embeddings';
+  throw new TaskError(`maxLength ${maxLength} is more than the model's ${limit} positions (${key} in ${path.join(model.dir, 'config.json')}); use at most ${limit}`, '$.data.maxLength');
+}
 
 /** A config's data block read for a model: token examples (ids checked against the vocabulary), choices, padding id. */
 export interface TaskData {
@@ -73,15 +86,26 @@ export interface TaskData {
 
 /** Loads the tokenizer (when the format needs it) and the data block's files for `model`. */
 export function loadTaskData(model: LoadedModel, d: TuneConfig['data'], ctx: Pick<TaskContext, 'log'>): TaskData {
+  assertMaxLengthFits(model, d.maxLength);
   const evalIsInstructions = d.eval !== undefined && d.format === 'llm-adapters';
   const needsTokenizer = d.format !== 'tokens' || evalIsInstructions;
   const tokenizer = needsTokenizer ? ModelTokenizer.load(model.dir, model.config.vocabSize) : undefined;
   const read = (file: string, limit: number, where = '$.data'): TokenExample[] => {
     const examples = readExamples(file, d.format, { maxLength: d.maxLength, limit }, tokenizer);
+    let noTargets = 0;
     examples.forEach((e, i) => {
       const bad = e.ids.findIndex((id) => id >= model.config.vocabSize);
       if (bad >= 0) throw new TaskError(`${file}: example ${i}, token ${bad} is id ${e.ids[bad]}, not below the model's vocab_size ${model.config.vocabSize}`, where);
+      if (targetTokenCount(e) === 0) noTargets += 1;
     });
+    // A prompt of maxLength tokens or more leaves its answer no target token: such examples add nothing to the
+    // loss, and a set made only of them would "train" with loss 0 and gradient 0 and still complete.
+    if (noTargets === examples.length) {
+      throw new TaskError(`${file}: all ${examples.length} examples have their answer cut off entirely by maxLength ${d.maxLength}, so nothing is left to train on or score; raise maxLength`, '$.data.maxLength');
+    }
+    if (noTargets > 0) {
+      ctx.log('warn', `${file}: ${noTargets} of ${examples.length} examples have their answer cut off entirely by maxLength ${d.maxLength} (they add no loss; raise $.data.maxLength to keep them)`);
+    }
     return examples;
   };
   const train = read(d.train, d.limit.train);
@@ -164,8 +188,25 @@ export async function evaluateSetup(
 
 /** The settings a checkpoint must share with the config that resumes it. */
 export function tuneFingerprint(config: TuneConfig): string {
-  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, ...train } = config.train;
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalAtStart: _z, ...train } = config.train;
   return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train, layerSelection: config.layerSelection, ist: config.ist });
+}
+
+/**
+ * The run folder's latest checkpoint when there is one, checked readable and written with this config's settings;
+ * throws a TaskError at `resume` otherwise. The worker calls it before it writes anything into the folder.
+ */
+export function resumableCheckpoint(config: TuneConfig, runDir: string): CheckpointInfo | undefined {
+  let checkpoint: CheckpointInfo | undefined;
+  try {
+    checkpoint = findCheckpoint(runDir);
+  } catch (e) {
+    throw new TaskError(e instanceof Error ? e.message : String(e), 'resume');
+  }
+  if (checkpoint !== undefined && checkpoint.state.fingerprint !== tuneFingerprint(config)) {
+    throw new TaskError(`${checkpoint.dir}: this checkpoint was written with other model/data/peft/train settings; resume it with the config it was started with`, 'resume');
+  }
+  return checkpoint;
 }
 
 /** Keeps metrics.jsonl lines before the resumed step (a crash may have left step records past the checkpoint). */
@@ -200,11 +241,8 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const selector = new LayerSelector(config.layerSelection, runner.layerCount, config.ist, t.seed, undefined, config.ist.backwardSessions);
     const fingerprint = tuneFingerprint(config);
     let start = { completedSteps: 0, consumed: 0 };
-    const checkpoint = findCheckpoint(ctx.runDir);
+    const checkpoint = resumableCheckpoint(config, ctx.runDir);
     if (checkpoint !== undefined) {
-      if (checkpoint.state.fingerprint !== fingerprint) {
-        throw new TaskError(`${checkpoint.dir}: this checkpoint was written with other model/data/peft/train settings; resume it with the config it was started with`, 'resume');
-      }
       restoreCheckpoint(checkpoint, adapter, optimizer);
       if (checkpoint.state.istScores !== undefined) selector.restoreScores(checkpoint.state.istScores);
       start = { completedSteps: checkpoint.state.step, consumed: checkpoint.state.consumed };
@@ -235,6 +273,11 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       if (Object.keys(metrics).length > 0) ctx.emitMetric({ type: 'eval', step, ...metrics } satisfies MetricRecord);
       return metrics;
     };
+    let zeroShot: Record<string, number> = {};
+    if (t.evalAtStart && start.completedSteps === 0) {
+      ctx.progress(0, 'zero-shot evaluation');
+      zeroShot = await evalRecord(-1);
+    }
     const steps: StepRecord[] = [];
     try {
       await trainer.run({
@@ -249,7 +292,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
         throwIfCancelled: () => ctx.throwIfCancelled(),
       });
     } catch (e) {
-      if (e instanceof NonFiniteLossError) {
+      if (e instanceof NonFiniteTrainingError) {
         throw new TaskError(`${e.message}; the last good checkpoint (after ${e.step} completed steps) is in ${path.join(ctx.runDir, 'checkpoints')}`, `train step ${e.step}`);
       }
       throw e;
@@ -279,6 +322,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
         trainableParams: adapter.parameterCount(),
         optimizerStateBytes: optimizer.stateBytes(),
         ...evalMetrics,
+        ...Object.fromEntries(Object.entries(zeroShot).map(([k, v]) => [`zeroShot${k.charAt(0).toUpperCase()}${k.slice(1)}`, v])),
       },
       adapter: adapterDir,
       memory: {

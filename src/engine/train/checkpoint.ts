@@ -1,14 +1,17 @@
 // Training checkpoints for resume: `<runDir>/checkpoints/step-NNNNNN/` holds the adapter (its method's folder
 // format, peft/adapterFolder.ts), the optimizer state (optimizer.safetensors) and state.json;
 // `checkpoints/latest.json` names the newest.
-// A checkpoint folder is written under a temporary name and renamed into place, then latest.json is replaced
-// atomically, so a crash at any point leaves the previous checkpoint intact and named.
+// A checkpoint folder is written under a temporary name and renamed to a name not in use (`step-NNNNNN`, or
+// `step-NNNNNN-K` when that step was checkpointed before), then latest.json is replaced atomically, then the
+// older folders are removed: a crash at any point leaves the previous checkpoint intact and named.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CHECKPOINT_DIR_PATTERN, checkpointPointerSchema, parseResumeFile, trainStateSchema, type CheckpointPointer, type TrainState } from '../../protocol/resumeFiles';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors } from '../models/safetensorsWriter';
 import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
 import { writeJsonAtomic } from '../runs/atomic';
+import { firstNonFinite } from '../util/arrays';
 import type { Optimizer } from './optimizer';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
@@ -16,21 +19,8 @@ const LATEST_FILE = 'latest.json';
 const STATE_FILE = 'state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-/** Everything besides tensors needed to continue a run exactly. */
-export interface TrainState {
-  /** Completed optimizer steps (the next step to run). */
-  readonly step: number;
-  /** Training examples consumed by the completed steps (the data order is derived from the seed and this). */
-  readonly consumed: number;
-  readonly seed: number;
-  /** Random streams are derived from (seed, purpose, step, micro-batch), so seed + step is the whole RNG state. */
-  readonly rng: 'derived from seed, step and micro-batch';
-  readonly optimizer: 'adamw' | 'sgd';
-  /** Fingerprint of the settings that must match on resume (model, data, peft, train). */
-  readonly fingerprint: string;
-  /** IST layer scores after the completed steps (runs with layerSelection ist). */
-  readonly istScores?: number[];
-}
+/** Everything besides tensors needed to continue a run exactly (the shape of state.json). */
+export type { TrainState } from '../../protocol/resumeFiles';
 
 export interface CheckpointInfo {
   readonly dir: string;
@@ -39,9 +29,10 @@ export interface CheckpointInfo {
 
 export function saveCheckpoint(runDir: string, state: TrainState, adapter: PeftAdapter, optimizer: Optimizer, info: { baseModel: string; modelFamily: string }): string {
   const root = path.join(runDir, CHECKPOINTS_DIR);
-  fs.mkdirSync(root, { recursive: true });
   const name = `step-${String(state.step).padStart(6, '0')}`;
-  const finalDir = path.join(root, name);
+  // A checkpoint is what resume and the error messages call "last good": never let NaN/Inf into one.
+  assertFiniteState(path.join(root, name), state, adapter, optimizer);
+  fs.mkdirSync(root, { recursive: true });
   const tmpDir = path.join(root, `.${name}.${process.pid}.tmp`);
   fs.rmSync(tmpDir, { recursive: true, force: true });
   fs.mkdirSync(tmpDir);
@@ -49,46 +40,69 @@ export function saveCheckpoint(runDir: string, state: TrainState, adapter: PeftA
   const tensors = optimizer.stateTensors().map((t) => ({ name: t.name, dtype: 'F32' as const, shape: [t.data.length], data: t.data }));
   writeSafetensors(path.join(tmpDir, OPTIMIZER_FILE), tensors, { format: 'peft-lab-optimizer' });
   writeJsonAtomic(path.join(tmpDir, STATE_FILE), state);
-  fs.rmSync(finalDir, { recursive: true, force: true });
+  // Never remove the folder latest.json names before the new one is in place: a second checkpoint of the same
+  // step (cancel or failure right after a periodic one, a resume that fails at once) goes to a fresh name, and
+  // latest.json, replaced atomically, is the commit point.
+  let dirName = name;
+  for (let k = 1; fs.existsSync(path.join(root, dirName)); k++) dirName = `${name}-${k}`;
+  const finalDir = path.join(root, dirName);
   fs.renameSync(tmpDir, finalDir);
-  writeJsonAtomic(path.join(root, LATEST_FILE), { dir: name, step: state.step });
-  // Older checkpoints are no longer needed once latest.json names the new one.
-  for (const entry of fs.readdirSync(root)) {
-    if (entry !== name && /^step-\d+$/.test(entry)) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
-  }
+  writeJsonAtomic(path.join(root, LATEST_FILE), { dir: dirName, step: state.step } satisfies CheckpointPointer);
+  removeStale(root, dirName);
   return finalDir;
+}
+
+/**
+ * Once latest.json names `keep`: removes the other checkpoint folders, and temporary folders left by a process
+ * that died while writing one (`.step-NNNNNN.<pid>.tmp` of a pid that is gone).
+ */
+function removeStale(root: string, keep: string): void {
+  for (const entry of fs.readdirSync(root)) {
+    const tmp = /^\.step-\d+\.(\d+)\.tmp$/.exec(entry);
+    const stale = entry !== keep && (CHECKPOINT_DIR_PATTERN.test(entry) || (tmp !== null && !processAlive(Number(tmp[1]))));
+    if (stale) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Throws naming the first adapter tensor, optimizer tensor or IST score that is NaN or infinite. */
+function assertFiniteState(dir: string, state: TrainState, adapter: PeftAdapter, optimizer: Optimizer): void {
+  const refuse = (what: string, index: number, value: number | undefined): never => {
+    throw new Error(`${dir}: not writing a checkpoint of step ${state.step}: ${what} holds ${value} at index ${index}`);
+  };
+  for (const t of adapter.trainables()) {
+    const at = firstNonFinite(t.data);
+    if (at >= 0) refuse(`adapter tensor ${t.name}`, at, t.data[at]);
+  }
+  for (const t of optimizer.stateTensors()) {
+    const at = firstNonFinite(t.data);
+    if (at >= 0) refuse(`optimizer tensor ${t.name}`, at, t.data[at]);
+  }
+  if (state.istScores !== undefined) {
+    const at = firstNonFinite(state.istScores);
+    if (at >= 0) refuse('state.json $.istScores', at, state.istScores[at]);
+  }
 }
 
 /** The newest checkpoint of a run folder, or undefined when it has none. */
 export function findCheckpoint(runDir: string): CheckpointInfo | undefined {
   const latest = path.join(runDir, CHECKPOINTS_DIR, LATEST_FILE);
   if (!fs.existsSync(latest)) return undefined;
-  const pointer: unknown = JSON.parse(fs.readFileSync(latest, 'utf8'));
-  const dirName = isRecord(pointer) && typeof pointer.dir === 'string' ? pointer.dir : undefined;
-  if (dirName === undefined || !/^step-\d+$/.test(dirName)) throw new Error(`${latest}: $.dir must name a step-NNNNNN folder`);
-  const dir = path.join(runDir, CHECKPOINTS_DIR, dirName);
+  const pointer = parseResumeFile(checkpointPointerSchema, fs.readFileSync(latest, 'utf8'), latest);
+  const dir = path.join(runDir, CHECKPOINTS_DIR, pointer.dir);
   const stateFile = path.join(dir, STATE_FILE);
-  const raw: unknown = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-  if (!isRecord(raw)) throw new Error(`${stateFile}: not a JSON object`);
-  const int = (k: string): number => {
-    const v = raw[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${stateFile}: $.${k} must be a non-negative integer`);
-    return v;
-  };
-  const optimizer = raw.optimizer;
-  if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new Error(`${stateFile}: $.optimizer must be adamw or sgd`);
-  if (typeof raw.fingerprint !== 'string') throw new Error(`${stateFile}: $.fingerprint must be a string`);
-  const scores = raw.istScores;
-  if (scores !== undefined && !(Array.isArray(scores) && scores.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
-    throw new Error(`${stateFile}: $.istScores must be an array of finite numbers`);
-  }
-  return {
-    dir,
-    state: {
-      step: int('step'), consumed: int('consumed'), seed: int('seed'), rng: 'derived from seed, step and micro-batch', optimizer, fingerprint: raw.fingerprint,
-      ...(scores === undefined ? {} : { istScores: scores.map(Number) }),
-    },
-  };
+  if (!fs.existsSync(stateFile)) throw new Error(`${latest}: $.dir names ${pointer.dir}, but ${stateFile} does not exist`);
+  return { dir, state: parseResumeFile(trainStateSchema, fs.readFileSync(stateFile, 'utf8'), stateFile) };
 }
 
 /** Loads a checkpoint's adapter weights and optimizer state into live objects. */
@@ -102,8 +116,4 @@ export function restoreCheckpoint(info: CheckpointInfo, adapter: PeftAdapter, op
   } finally {
     file.close();
   }
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

@@ -19,4 +19,4 @@ export { buildPeftGraph, PeftSessionRunner, type PeftGraphOptions } from './peft
 export type { PeftRunner } from './runner';
 export { AdamW, adamwUpdate, createOptimizer, Sgd, type AdamMoments, type AdamWOptions, type Optimizer } from './optimizer';
 export { learningRateAt, type DecayKind, type Schedule } from './schedule';
-export { NonFiniteLossError, Trainer, type StepRecord, type TrainerCallbacks, type TrainerProgress, type TrainerSettings } from './trainer';
+export { NonFiniteGradientError, NonFiniteLossError, NonFiniteTrainingError, NonFiniteUpdateError, Trainer, type StepRecord, type TrainerCallbacks, type TrainerProgress, type TrainerSettings } from './trainer';

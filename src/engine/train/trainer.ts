@@ -1,7 +1,8 @@
 // The training loop: seeded batches, gradient accumulation (mean of the micro-batch losses and gradients, as
 // transformers' Trainer does), global-norm clipping, a learning-rate schedule, the optimizer update, step
-// records, periodic evaluation and checkpoints. A non-finite loss stops the run before any update with that step's
-// gradients, keeping (and checkpointing) the last good state.
+// records, periodic evaluation and checkpoints. A non-finite loss or gradient norm, or an update that would make a
+// parameter or optimizer state non-finite, stops the run before anything is written with it, keeping (and
+// checkpointing) the last good state.
 // With a LayerSelector (IST and its baselines) only the selected layers' LoRA parameters get gradients, clipping
 // and optimizer updates; the train session differentiates the layers >= the lowest selected one (loraGraph.ts)
 // (or the selector's coarser level, to bound the sessions), and IST's importance rounds run before the update of
@@ -13,6 +14,7 @@ import { accumulate, clipGlobalNorm } from './gradients';
 import type { PeftRunner } from './runner';
 import type { Optimizer } from './optimizer';
 import { learningRateAt, type DecayKind } from './schedule';
+import { firstNonFinite, minOf } from '../util/arrays';
 
 export interface TrainerSettings {
   readonly steps: number;
@@ -53,11 +55,84 @@ export interface TrainerCallbacks {
   throwIfCancelled(): void;
 }
 
-export class NonFiniteLossError extends Error {
-  override name = 'NonFiniteLossError';
-  constructor(readonly step: number, readonly loss: number) {
-    super(`training loss is ${loss} at step ${step}; stopped before updating with it (the adapter keeps the state after step ${step - 1})`);
+/**
+ * A non-finite value stopped training at `step` before anything was written with it: the parameters and the
+ * optimizer state are those after step `step - 1` (and were checkpointed as such).
+ */
+export class NonFiniteTrainingError extends Error {
+  override name = 'NonFiniteTrainingError';
+  constructor(readonly step: number, message: string) {
+    super(message);
   }
+}
+
+export class NonFiniteLossError extends NonFiniteTrainingError {
+  override name = 'NonFiniteLossError';
+  constructor(step: number, readonly loss: number) {
+    super(step, `training loss is ${loss} at step ${step}; stopped before updating with it (the adapter keeps the state after step ${step - 1})`);
+  }
+}
+
+/** The global gradient norm was NaN or infinite (clipping cannot repair it: `NaN > max` is false). */
+export class NonFiniteGradientError extends NonFiniteTrainingError {
+  override name = 'NonFiniteGradientError';
+  constructor(step: number, readonly gradNorm: number, loss: number) {
+    super(step, `gradient norm is ${gradNorm} at step ${step} (loss ${loss}); stopped before updating with it (the adapter keeps the state after step ${step - 1})`);
+  }
+}
+
+/** The optimizer's update would have made a parameter or its optimizer state non-finite; it was rolled back. */
+export class NonFiniteUpdateError extends NonFiniteTrainingError {
+  override name = 'NonFiniteUpdateError';
+  constructor(step: number, readonly tensor: string) {
+    super(step, `the update of step ${step} made ${tensor} non-finite (learning rate too large?); rolled back (the adapter keeps the state after step ${step - 1})`);
+  }
+}
+
+/**
+ * Copies of the parameters and optimizer state a step updates, so a non-finite update can be undone. The
+ * buffers are reused from step to step (adapters are small next to the model; this is a memcpy per step).
+ */
+class UpdateSnapshot {
+  private readonly params = new Map<number, Float32Array>();
+  private readonly state = new Map<string, Float32Array>();
+  private steps = 0;
+
+  take(params: readonly Float32Array[], indices: readonly number[], optimizer: Optimizer): void {
+    for (const i of indices) this.params.set(i, copyInto(this.params.get(i), params[i] ?? new Float32Array(0)));
+    const live = optimizer.stateTensors();
+    const names = new Set(live.map((t) => t.name));
+    for (const name of [...this.state.keys()]) if (!names.has(name)) this.state.delete(name);
+    for (const t of live) this.state.set(t.name, copyInto(this.state.get(t.name), t.data));
+    this.steps = optimizer.steps;
+  }
+
+  restore(params: readonly Float32Array[], indices: readonly number[], optimizer: Optimizer): void {
+    for (const i of indices) {
+      const saved = this.params.get(i);
+      if (saved !== undefined) params[i]?.set(saved);
+    }
+    optimizer.restore(this.steps, this.state);
+  }
+}
+
+function copyInto(target: Float32Array | undefined, source: Float32Array): Float32Array {
+  if (target?.length !== source.length) return Float32Array.from(source);
+  target.set(source);
+  return target;
+}
+
+/** The first updated parameter or optimizer-state tensor holding a NaN or infinity, described; undefined when all are finite. */
+function nonFiniteAfterUpdate(params: readonly Float32Array[], indices: readonly number[], layers: readonly number[], optimizer: Optimizer): string | undefined {
+  for (const i of indices) {
+    const at = firstNonFinite(params[i] ?? new Float32Array(0));
+    if (at >= 0) return `trainable parameter ${i} (layer ${layers[i] ?? '?'}, value ${at})`;
+  }
+  for (const t of optimizer.stateTensors()) {
+    const at = firstNonFinite(t.data);
+    if (at >= 0) return `optimizer state ${t.name} (value ${at})`;
+  }
+  return undefined;
 }
 
 export interface TrainerProgress {
@@ -108,19 +183,28 @@ export class Trainer {
     const paramLayers = this.runner.parameterLayers();
     const allLayers = [...new Set(paramLayers)].sort((a, b) => a - b);
     const records: StepRecord[] = [];
+    const snapshot = new UpdateSnapshot();
     for (let step = this.completed; step < s.steps; step++) {
       const t0 = performance.now();
       const selector = this.selector;
       if (selector?.importanceDue(step) === true) {
         cb.throwIfCancelled();
         const batch = this.scoringBatch(selector, step);
+        const before = selector.scores;
         const record = await selector.importanceRound(step, (scale) => this.runner.meanLoss(batch, scale));
+        // A NaN rollout loss would make the layer scores NaN, and every later checkpoint unresumable.
+        const badLoss = record.losses.find((l) => !Number.isFinite(l));
+        if (badLoss !== undefined || record.scores.some((v) => !Number.isFinite(v))) {
+          selector.restoreScores(before);
+          cb.checkpoint(this.completed, this.consumedAtStep);
+          throw new NonFiniteTrainingError(step, `IST importance round at step ${step}: suppression rollout loss is ${badLoss ?? 'finite, but the scores are not'}; stopped before updating with it (the adapter keeps the state after step ${step - 1})`);
+        }
         cb.onImportance?.(record);
       }
       const layers = selector === undefined ? allLayers : selector.select(step);
       const chosen = new Set(layers);
       const indices = params.flatMap((_, i) => (chosen.has(paramLayers[i] ?? -1) ? [i] : []));
-      const fromLayer = selector === undefined ? Math.min(...layers) : selector.backwardFrom(layers);
+      const fromLayer = selector === undefined ? minOf(layers) : selector.backwardFrom(layers);
       // Only the selected parameters get gradient buffers; the others stay empty and are never read.
       const acc = params.map((p, i) => new Float32Array(chosen.has(paramLayers[i] ?? -1) ? p.length : 0));
       let lossSum = 0;
@@ -139,8 +223,22 @@ export class Trainer {
       }
       cb.throwIfCancelled();
       const gradNorm = clipGlobalNorm(indices.map((i) => acc[i] ?? new Float32Array(0)), s.maxGradNorm);
+      // A finite loss can still come with NaN/Inf gradients (overflow in the backward pass); the optimizer would
+      // write them into every parameter.
+      if (!Number.isFinite(gradNorm)) {
+        cb.checkpoint(this.completed, this.consumedAtStep);
+        throw new NonFiniteGradientError(step, gradNorm, lossSum / s.gradAccum);
+      }
       const lr = learningRateAt(step, { peak: s.lr, warmupSteps: s.warmupSteps, totalSteps: s.steps, decay: s.decay });
+      // Finite gradients times a huge learning rate can still overflow float32: update, check, roll back if needed.
+      snapshot.take(params, indices, this.optimizer);
       this.optimizer.step(params, acc, lr, indices);
+      const poisoned = nonFiniteAfterUpdate(params, indices, paramLayers, this.optimizer);
+      if (poisoned !== undefined) {
+        snapshot.restore(params, indices, this.optimizer);
+        cb.checkpoint(this.completed, this.consumedAtStep);
+        throw new NonFiniteUpdateError(step, poisoned);
+      }
       this.completed = step + 1;
       this.consumedAtStep = stream.consumed;
       const record: StepRecord = { type: 'step', step, loss: lossSum / s.gradAccum, lr, gradNorm, tokens, ms: performance.now() - t0, layers };

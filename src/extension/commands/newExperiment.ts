@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import {
   EXPERIMENT_TEMPLATES, experimentFileName, isExperimentTemplate, renderExperimentConfig, validateExperimentName, type ExperimentTemplate,
 } from '../newExperiment/experimentTemplate';
+import { ensureLabData } from '../../engine/lab/labExperiments';
 import { UserCancelled } from './commandRegistry';
 
 export async function newExperiment(nameArg?: unknown, folderArg?: unknown, templateArg?: unknown): Promise<vscode.Uri> {
@@ -30,6 +31,8 @@ export async function newExperiment(nameArg?: unknown, folderArg?: unknown, temp
   }
   const file = vscode.Uri.joinPath(folder, experimentFileName(name));
   if (await exists(file)) throw new Error(`${file.fsPath} already exists; pick another name.`);
+  // The lab templates read the built-in world's tasks beside the config (plain files: writing them is quick).
+  if (template !== 'device-check' && folder.scheme === 'file') ensureLabData(folder.fsPath);
   await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(renderExperimentConfig(name, template)));
   await vscode.window.showTextDocument(file, { preview: false });
   return file;

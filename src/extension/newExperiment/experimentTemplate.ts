@@ -1,5 +1,8 @@
-// The configs written by "New Experiment": a device check that runs as is, and LoRA, IST and offsite (GradOT)
-// templates whose model and data paths the user fills in. Pure, so a unit test validates each against the schema.
+// The configs written by "New Experiment": a device check, and LoRA, IST and offsite (GradOT) templates on the
+// built-in lab model (builtin:demo) and its city-choice task in lab-data/ (which the command writes beside the
+// config), so every template runs as is; the user swaps in their own model and data. Pure, so a unit test
+// validates each against the schema.
+import { BUILTIN_DEMO_MODEL, LAB_DATA_DIR } from '../../engine/lab/labExperiments';
 import { ConfigSuffix } from '../ids';
 
 /** Why `name` cannot be an experiment name, or undefined when it can (used as the input box's validation). */
@@ -23,9 +26,9 @@ export function experimentFileName(name: string): string {
 /** The kinds of config "New Experiment" can write. */
 export const EXPERIMENT_TEMPLATES = {
   'device-check': 'Device check: run a MatMul on the chosen device (runs as is)',
-  lora: 'LoRA fine-tuning (tune): edit model and data paths',
-  ist: 'IST: LoRA with importance-aware sparse layer selection (tune)',
-  offsite: 'Offsite-tuning with a GradOT emulator (offsite)',
+  lora: 'LoRA fine-tuning (tune) of the built-in lab model on its city-choice task; swap in your model and data',
+  ist: 'IST: LoRA with importance-aware sparse layer selection (tune), on the built-in lab model',
+  offsite: 'Offsite-tuning with a GradOT emulator (offsite), on the built-in lab model',
 } as const;
 export type ExperimentTemplate = keyof typeof EXPERIMENT_TEMPLATES;
 
@@ -33,11 +36,13 @@ export function isExperimentTemplate(value: unknown): value is ExperimentTemplat
   return typeof value === 'string' && Object.hasOwn(EXPERIMENT_TEMPLATES, value);
 }
 
-// Placeholders the user replaces: a Hugging Face model folder and LLM-Adapters data, relative to the config.
-const MODEL_PLACEHOLDER = 'models/my-model';
-const DATA_PLACEHOLDER = { train: 'data/boolq/train.json', eval: 'data/boolq/test.json', format: 'llm-adapters', maxLength: 256, limit: { train: 512, eval: 200 } };
-const LORA_PLACEHOLDER = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'] };
-const TRAIN_PLACEHOLDER = { steps: 100, batchSize: 8, optimizer: 'adamw', lr: 2e-4, warmupSteps: 10, seed: 0, evalEvery: 50 };
+// Defaults that run as is: the built-in lab model and its task (LLM-Adapters JSON), paths relative to the config.
+const MODEL_PLACEHOLDER = BUILTIN_DEMO_MODEL;
+const DATA_PLACEHOLDER = {
+  train: `${LAB_DATA_DIR}/city-choice/train.json`, eval: `${LAB_DATA_DIR}/city-choice/test.json`, format: 'llm-adapters', maxLength: 128, limit: { train: 0, eval: 200 },
+};
+const LORA_PLACEHOLDER = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj'] };
+const TRAIN_PLACEHOLDER = { steps: 150, batchSize: 16, optimizer: 'adamw', lr: 2e-3, warmupSteps: 10, seed: 0, evalEvery: 50, evalAtStart: true };
 
 /** The config of a template, named `name` (the schema's main defaults spelled out, so the user sees the knobs). */
 export function defaultExperimentConfig(name: string, template: ExperimentTemplate = 'device-check'): Record<string, unknown> {

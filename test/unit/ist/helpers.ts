@@ -2,7 +2,7 @@
 // demo's recipe, and tune configs over the demo's learnable cycle data.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEMO_MODEL_CONFIG, writeCycleTokens } from '../../../src/engine/tasks/demoModel';
+import { TINY_GPT2_CONFIG, writeCycleTokens } from '../../../src/engine/models/tinyRandomGpt2';
 import { parseModelConfig } from '../../../src/engine/models/config';
 import { writeSafetensors } from '../../../src/engine/models/safetensorsWriter';
 import { expectedWeights } from '../../../src/engine/models/weights';
@@ -17,7 +17,7 @@ export function fourLayerModel(): string {
   if (modelDir !== undefined) return modelDir;
   const dir = path.join(tempDir('ist-model'), 'model');
   fs.mkdirSync(dir, { recursive: true });
-  const raw = { ...DEMO_MODEL_CONFIG, n_layer: LAYERS };
+  const raw = { ...TINY_GPT2_CONFIG, n_layer: LAYERS };
   const rng = new Rng(7);
   const tensors = expectedWeights(parseModelConfig(raw)).map((spec) => {
     const n = spec.shape.reduce((a, d) => a * d, 1);

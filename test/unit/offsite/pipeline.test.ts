@@ -18,7 +18,7 @@ import { OFFSITE_STATE_FILE } from '../../../src/engine/offsite/pipeline/stepSta
 import { createSession, hostTensor } from '../../../src/engine/runtime';
 import { runOffsite, TaskCancelled, type OffsiteSummary } from '../../../src/engine/tasks';
 import { OFFSITE_ADAPTER_VALUES } from '../../../src/engine/tasks/offsite';
-import { writeCycleTokens } from '../../../src/engine/tasks/demoModel';
+import { writeCycleTokens } from '../../../src/engine/models/tinyRandomGpt2';
 import { batchFeeds, buildPeftGraph, gradOutputName } from '../../../src/engine/train/peftGraph';
 import { parseDiagnosticsFile } from '../../../src/protocol/diagnostics';
 import { FIXTURE_GPT2, feeds, probeSession } from './emulator/support';

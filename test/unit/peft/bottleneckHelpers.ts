@@ -1,7 +1,7 @@
 // Tune configs with peft.method bottleneck over the demo's learnable cycle data (32 training, 8 eval examples).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeCycleTokens } from '../../../src/engine/tasks/demoModel';
+import { writeCycleTokens } from '../../../src/engine/models/tinyRandomGpt2';
 import { tinyModel } from '../tune/helpers';
 
 /**

@@ -1,7 +1,7 @@
 // The tune block of the schema: new settings have defaults, the demo's config validates.
 import { strict as assert } from 'node:assert';
 import { validateConfigText } from '../../../src/engine/config';
-import { writeDemoExperiment } from '../../../src/engine/tasks/demoModel';
+import { writeCycleTokensExperiment } from '../../../src/engine/models/tinyRandomGpt2';
 import { tempDir } from './helpers';
 
 describe('tune: config', () => {
@@ -21,7 +21,7 @@ describe('tune: config', () => {
 
   it('the demo experiment is a valid tune config', () => {
     const dir = tempDir('democfg');
-    const result = validateConfigText(JSON.stringify(writeDemoExperiment(dir, '/models/demo')), `${dir}/demo.peft.json`);
+    const result = validateConfigText(JSON.stringify(writeCycleTokensExperiment(dir, '/models/demo')), `${dir}/demo.peft.json`);
     assert.ok(result.ok, JSON.stringify(result));
   });
 });

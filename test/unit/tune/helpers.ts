@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { loadExperimentConfig, type TuneConfig } from '../../../src/engine/config';
 import { TaskCancelled, type RunContext } from '../../../src/engine/tasks';
 import type { MetricRecord } from '../../../src/protocol/runFiles';
-import { writeCycleTokens, writeDemoModel } from '../../../src/engine/tasks/demoModel';
+import { writeCycleTokens, writeTinyRandomGpt2 } from '../../../src/engine/models/tinyRandomGpt2';
 
 const created: string[] = [];
 
@@ -20,16 +20,16 @@ export function tempDir(prefix: string): string {
 let model: string | undefined;
 /** The demo's tiny GPT-2-style model (the fixture's frozen embeddings and LayerNorm keep its logits near 0, see report). */
 export function tinyModel(): string {
-  model ??= writeDemoModel(path.join(tempDir('model'), 'demo-model'), 0);
+  model ??= writeTinyRandomGpt2(path.join(tempDir('model'), 'demo-model'), 0);
   return model;
 }
 
-export function writeTuneConfig(dir: string, overrides: { train?: Record<string, unknown>; peft?: Record<string, unknown> } = {}): string {
+export function writeTuneConfig(dir: string, overrides: { model?: string; data?: Record<string, unknown>; train?: Record<string, unknown>; peft?: Record<string, unknown> } = {}): string {
   writeCycleTokens(path.join(dir, 'train.jsonl'), { count: 32, length: 12, seed: 1 });
   writeCycleTokens(path.join(dir, 'eval.jsonl'), { count: 8, length: 12, seed: 2 });
   const config = {
-    name: 'cycle', task: 'tune', model: tinyModel(),
-    data: { train: 'train.jsonl', eval: 'eval.jsonl', format: 'tokens', maxLength: 12 },
+    name: 'cycle', task: 'tune', model: overrides.model ?? tinyModel(),
+    data: { train: 'train.jsonl', eval: 'eval.jsonl', format: 'tokens', maxLength: 12, ...overrides.data },
     peft: { r: 4, alpha: 8, dropout: 0.05, targets: ['c_attn', 'c_proj', 'c_fc'], ...overrides.peft },
     train: { steps: 30, batchSize: 8, lr: 0.02, warmupSteps: 2, seed: 3, evalEvery: 0, checkpointEvery: 10, ...overrides.train },
     runtime: { device: 'cpu', threads: 1 },

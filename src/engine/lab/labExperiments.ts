@@ -1,0 +1,116 @@
+// The lab's experiment configs on the built-in model (`builtin:demo`) and a workspace that holds them: the world's
+// downstream tasks as LLM-Adapters JSON under data/, one *.peft.json per experiment, runs beside them in
+// .peft-lab/runs/ (so the folder opened in VS Code shows them in the Experiments explorer and the panels).
+// `npm run demo` runs the four DEMO_EXPERIMENTS; `peft-lab lab compare` runs COMPARE_* over several seeds.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeJsonAtomic } from '../runs/atomic';
+import { builtinModelDir } from '../models/builtinModels';
+import { writeLabTasks } from './labTasks';
+import { readBuiltinRecord } from './labModel';
+import { generateWorld, type World } from './world';
+
+export const BUILTIN_DEMO_MODEL = 'builtin:demo';
+/** Where "New Experiment" writes the lab's tasks beside a config. */
+export const LAB_DATA_DIR = 'lab-data';
+
+export type LabSelection = 'uniform' | 'ist' | 'random' | 'lisa';
+export type LabEmulator = 'gradot' | 'uniform-drop' | 'svd' | 'crash';
+
+/** One experiment; `seed` overrides the settings' seed (the comparison repeats each experiment over seeds). */
+export type LabExperiment =
+  | { readonly kind: 'tune'; readonly name: string; readonly selection: LabSelection; readonly seed?: number }
+  | { readonly kind: 'offsite'; readonly name: string; readonly method: LabEmulator; readonly seed?: number; readonly fullFinetune?: boolean };
+
+/** Settings shared by every lab experiment of one workspace. */
+export interface LabSettings {
+  /** A task of labTasks.ts (data/<task>/train.json and test.json). */
+  readonly task: string;
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly seed: number;
+  /** Test items scored (0 = all). */
+  readonly evalLimit: number;
+  readonly threads: number;
+}
+
+export const DEMO_SETTINGS: LabSettings = { task: 'city-choice', steps: 150, batchSize: 16, lr: 2e-3, seed: 0, evalLimit: 200, threads: 0 };
+
+export const DEMO_EXPERIMENTS: readonly LabExperiment[] = [
+  { kind: 'tune', name: 'lora-uniform', selection: 'uniform' },
+  { kind: 'tune', name: 'lora-ist', selection: 'ist' },
+  { kind: 'offsite', name: 'offsite-gradot', method: 'gradot' },
+  { kind: 'offsite', name: 'offsite-uniform-drop', method: 'uniform-drop' },
+];
+
+export const COMPARE_SELECTIONS: readonly LabSelection[] = ['uniform', 'ist', 'random', 'lisa'];
+export const COMPARE_EMULATORS: readonly LabEmulator[] = ['gradot', 'uniform-drop', 'svd', 'crash'];
+
+/** The comparison: every layer selection and every emulator (with the full fine-tuning upper bound), per seed. */
+export function compareExperiments(seeds: readonly number[]): LabExperiment[] {
+  return seeds.flatMap((seed) => [
+    ...COMPARE_SELECTIONS.map((selection): LabExperiment => ({ kind: 'tune', name: `lora-${selection}-seed${seed}`, selection, seed })),
+    ...COMPARE_EMULATORS.map((method): LabExperiment => ({ kind: 'offsite', name: `offsite-${method}-seed${seed}`, method, seed, fullFinetune: true })),
+  ]);
+}
+
+/** LoRA on the projections the IST paper tunes (q, k, v, up, down). */
+const LORA = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj'] };
+
+function dataBlock(s: LabSettings): Record<string, unknown> {
+  return {
+    train: `data/${s.task}/train.json`, eval: `data/${s.task}/test.json`, format: 'llm-adapters', maxLength: 128,
+    limit: { train: 0, eval: s.evalLimit },
+  };
+}
+
+function trainBlock(s: LabSettings, seed: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    steps: s.steps, batchSize: s.batchSize, optimizer: 'adamw', lr: s.lr, warmupSteps: Math.min(10, s.steps), decay: 'cosine',
+    seed, evalEvery: 0, checkpointEvery: 0, evalBatchSize: 64, ...extra,
+  };
+}
+
+/** The *.peft.json object of one lab experiment. */
+export function labExperimentConfig(e: LabExperiment, s: LabSettings, model = BUILTIN_DEMO_MODEL): Record<string, unknown> {
+  const runtime = { device: 'cpu', threads: s.threads };
+  if (e.kind === 'tune') {
+    return {
+      name: e.name, task: 'tune', model, data: dataBlock(s), peft: LORA, train: trainBlock(s, e.seed ?? s.seed, { evalAtStart: true }),
+      layerSelection: e.selection, runtime,
+    };
+  }
+  const { targets: _targets, ...lora } = LORA;
+  return {
+    name: e.name, task: 'offsite', model, data: dataBlock(s), peft: lora, train: trainBlock(s, e.seed ?? s.seed),
+    offsite: {
+      adapterLayers: [2, 2], adapterPeft: 'lora', fullFinetune: e.fullFinetune ?? false,
+      // Layer-dropping emulators keep 2 of the 4 middle layers, the compressing ones half the rank and channels.
+      emulator: e.method === 'uniform-drop' || e.method === 'crash'
+        ? { method: e.method, keepLayers: 2, supportExamples: 64 }
+        : { method: e.method, attentionRankRatio: 0.5, mlpChannelRatio: 0.5, supportExamples: 64 },
+    },
+    runtime,
+  };
+}
+
+/** Writes data/ (every lab task) and one config per experiment into `dir`; returns the config paths in order. */
+export function writeLabWorkspace(dir: string, world: World, taskSeed: number, experiments: readonly LabExperiment[], s: LabSettings): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  writeLabTasks(path.join(dir, 'data'), world, taskSeed);
+  return experiments.map((e) => {
+    const file = path.join(dir, `${e.name}.peft.json`);
+    writeJsonAtomic(file, labExperimentConfig(e, s));
+    return file;
+  });
+}
+
+/** Writes the built-in world's tasks into `<dir>/lab-data/` unless they are there (New Experiment's templates use them). */
+export function ensureLabData(dir: string): string {
+  const target = path.join(dir, LAB_DATA_DIR);
+  if (fs.existsSync(path.join(target, 'city-choice', 'test.json'))) return target;
+  const record = readBuiltinRecord(builtinModelDir(BUILTIN_DEMO_MODEL));
+  writeLabTasks(target, generateWorld(record.settings.worldSeed, { people: record.settings.people }), record.settings.worldSeed);
+  return target;
+}
