@@ -1,6 +1,6 @@
 // `peft-lab lab pretrain`: pretrains the built-in lab model (builtin:demo) on the generated world, in this process
 // (a CLI process may block on ONNX Runtime; the extension host never runs this). `peft-lab lab compare` runs the
-// lab's research comparison (lab/compare.ts).
+// lab's research comparison (engine/lab/labExperiments.ts: COMPARE_SELECTIONS, COMPARE_EMULATORS).
 import * as path from 'node:path';
 import { DEFAULT_PRETRAIN, pretrainLabModel } from '../../engine/lab/pretrain';
 import type { PretrainSettings } from '../../protocol/labFiles';

@@ -1,8 +1,10 @@
 // The lab's downstream tasks, in the LLM-Adapters JSON format ({instruction, input, output, answer}, the
 // instruction's last line "Answer format: a/b/..."), about the world's people. Train and test ask about disjoint
 // halves of the people, so test accuracy measures whether tuning taught the model to *use* what pretraining
-// stored, not to memorise answers. The answer labels (answer1..answer4, true/false) and the question forms never
-// occur in the pretraining corpus: a model that has not been tuned cannot know the format.
+// stored, not to memorise answers. The question forms and the response "the correct answer is ..." never occur in
+// the pretraining corpus. Two answer formats: `*-choice` answers with the value itself (so scoring the choices
+// asks the model's stored facts once it has learnt the format), `*-numbered` and `*-check` with labels the corpus
+// never shows (answer1..answer4, true/false), which the model can only learn to use from the tuning data.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { derivedRng } from '../data/batches';
@@ -15,6 +17,8 @@ import { attributeValue, attributeValues, type Attribute, type Person, type Worl
 interface ChoiceTask {
   readonly kind: 'choice';
   readonly attribute: Attribute;
+  /** `values`: the answer is the value (lowercase); `numbered`: the answer is the label answer1..answer4. */
+  readonly labels: 'values' | 'numbered';
   readonly question: (p: Person) => string;
 }
 interface CheckTask {
@@ -24,10 +28,12 @@ interface CheckTask {
 }
 
 export const LAB_TASKS: Readonly<Record<string, ChoiceTask | CheckTask>> = {
-  'city-choice': { kind: 'choice', attribute: 'birthCity', question: (p) => `Where was ${p.name} born?` },
+  'city-choice': { kind: 'choice', labels: 'values', attribute: 'birthCity', question: (p) => `Where was ${p.name} born?` },
   'employer-check': { kind: 'check', attribute: 'employer', question: (p, v) => `does ${p.name} work for ${v}?` },
-  'field-choice': { kind: 'choice', attribute: 'field', question: (p) => `What did ${p.name} study?` },
-  'year-choice': { kind: 'choice', attribute: 'birthYear', question: (p) => `In which year was ${p.name} born?` },
+  'field-choice': { kind: 'choice', labels: 'values', attribute: 'field', question: (p) => `What did ${p.name} study?` },
+  'year-choice': { kind: 'choice', labels: 'values', attribute: 'birthYear', question: (p) => `In which year was ${p.name} born?` },
+  // Appended (not inserted): a task's records are seeded by its index here, so earlier tasks keep their draws.
+  'city-numbered': { kind: 'choice', labels: 'numbered', attribute: 'birthCity', question: (p) => `Where was ${p.name} born?` },
 };
 export const LAB_TASK_NAMES = Object.keys(LAB_TASKS);
 
@@ -53,7 +59,7 @@ function choiceRecord(task: ChoiceTask, world: World, person: Person, rng: Rng):
   const options = distractors(attributeValues(world, task.attribute), truth, CHOICE_COUNT - 1, rng);
   const position = rng.uniformInt(CHOICE_COUNT);
   options.splice(position, 0, truth);
-  const labels = options.map((_, i) => `answer${i + 1}`);
+  const labels = task.labels === 'numbered' ? options.map((_, i) => `answer${i + 1}`) : options.map((o) => o.toLowerCase());
   const answer = labels[position] ?? '';
   const instruction = `Please choose the correct answer to the question: ${task.question(person)}\n\n` +
     `${options.map((o, i) => `Answer${i + 1}: ${o}`).join(' ')}\n\nAnswer format: ${labels.join('/')}`;

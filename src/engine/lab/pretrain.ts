@@ -23,7 +23,7 @@ import { splitPeople } from './labTasks';
 import { generateWorld } from './world';
 
 export const DEFAULT_PRETRAIN: PretrainSettings = {
-  worldSeed: 1, people: 800, seed: 7, steps: 3000, batchSize: 16, seq: 128, lr: 3e-3, warmupSteps: 100, passes: 80, evalEvery: 250, threads: 0,
+  worldSeed: 1, people: 800, seed: 7, steps: 4000, batchSize: 16, seq: 128, lr: 3e-3, warmupSteps: 100, passes: 200, evalEvery: 500, threads: 0,
 };
 
 /** Documents tokenized (<s> added by the tokenizer, </s> appended) and packed whole into blocks of at most `seq` tokens. */
