@@ -84,7 +84,7 @@ export function demoReport(tune: readonly TuneRow[], offsite: readonly OffsiteRo
   return [
     `# PEFT Lab demo: ${s.task} on builtin:demo (${s.steps} steps, batch ${s.batchSize}, lr ${s.lr}, seed ${s.seed}; ${seconds.toFixed(0)} s)`,
     '',
-    'LoRA (r 8 on q, k, v, up, down), accuracy on the test split (people the tuning never saw):',
+    'LoRA (r 8 on every linear map), accuracy on the test split (people the tuning never saw):',
     '',
     tuneTable(tune),
     '',
