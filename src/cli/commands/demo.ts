@@ -3,7 +3,7 @@
 // (LoRA with uniform and IST layer selection; offsite-tuning with GradOT and uniform-drop emulators), and prints
 // one table (also written to <workspace>/results.md).
 import * as path from 'node:path';
-import { DEMO_EXPERIMENTS, DEMO_SETTINGS, writeLabWorkspace, type LabExperiment, type LabSettings } from '../../engine/lab/labExperiments';
+import { DEMO_EXPERIMENTS, DEMO_SETTINGS, labLoraDescription, writeLabWorkspace, type LabExperiment, type LabSettings } from '../../engine/lab/labExperiments';
 import { offsiteRow, offsiteTable, tuneRow, tuneTable, type OffsiteRow, type TuneRow } from '../../engine/lab/labResults';
 import { readBuiltinRecord } from '../../engine/lab/labModel';
 import { generateWorld } from '../../engine/lab/world';
@@ -84,7 +84,7 @@ export function demoReport(tune: readonly TuneRow[], offsite: readonly OffsiteRo
   return [
     `# PEFT Lab demo: ${s.task} on builtin:demo (${s.steps} steps, batch ${s.batchSize}, lr ${s.lr}, seed ${s.seed}; ${seconds.toFixed(0)} s)`,
     '',
-    'LoRA (r 8 on every linear map), accuracy on the test split (people the tuning never saw):',
+    `LoRA (${labLoraDescription()}), accuracy on the test split (people the tuning never saw):`,
     '',
     tuneTable(tune),
     '',

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { DEFAULT_PRETRAIN, pretrainLabModel } from '../../engine/lab/pretrain';
 import type { PretrainSettings } from '../../protocol/labFiles';
-import { compareExperiments, DEMO_SETTINGS, writeLabWorkspace, type LabSettings } from '../../engine/lab/labExperiments';
+import { compareExperiments, DEMO_SETTINGS, labLoraDescription, writeLabWorkspace, type LabSettings } from '../../engine/lab/labExperiments';
 import { compareOffsiteTable, compareTuneTable, offsiteRow, tuneRow, type OffsiteRow, type TuneRow } from '../../engine/lab/labResults';
 import { readBuiltinRecord } from '../../engine/lab/labModel';
 import { generateWorld } from '../../engine/lab/world';
@@ -110,7 +110,7 @@ async function runCompare(values: ReadonlyMap<string, string>, io: CliIO): Promi
   const text = [
     `# PEFT Lab comparison: ${settings.task} on builtin:demo, seeds ${seeds.join(', ')} (${settings.steps} steps, batch ${settings.batchSize}, lr ${settings.lr}; ${seconds.toFixed(0)} s)`,
     '',
-    'Layer selection (LoRA r 8 on q, k, v, up, down; accuracy % on the test split, mean ± standard deviation over seeds):',
+    `Layer selection (LoRA ${labLoraDescription()}; accuracy % on the test split, mean ± standard deviation over seeds):`,
     '',
     compareTuneTable(tune),
     '',

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { readBuiltinRecord, worldSha256 } from '../../../src/engine/lab/labModel';
 import { probeAccuracy } from '../../../src/engine/lab/probe';
-import { buildTask, splitPeople } from '../../../src/engine/lab/labTasks';
+import { buildTask, LAB_TASK_NAMES, splitPeople } from '../../../src/engine/lab/labTasks';
 import { generateWorld } from '../../../src/engine/lab/world';
 import { llmAdaptersText } from '../../../src/engine/data/template';
 import { builtinModelDir } from '../../../src/engine/models/builtinModels';
@@ -35,7 +35,7 @@ describe('lab: the built-in model builtin:demo', () => {
     const tokenizer = ModelTokenizer.load(dir);
     const unk = tokenizer.tokenToId('<unk>');
     const split = splitPeople(world, record.settings.worldSeed);
-    for (const task of ['city-choice', 'employer-check', 'field-choice', 'year-choice']) {
+    for (const task of LAB_TASK_NAMES) {
       for (const r of buildTask(world, task, split.test.slice(0, 20), record.settings.worldSeed)) {
         const ids = tokenizer.encode(llmAdaptersText(r.instruction, r.input, r.output));
         assert.ok(!ids.includes(unk ?? -1), `${task}: <unk> in ${r.instruction}`);
