@@ -151,7 +151,9 @@ describe('jobs: the worker when its host dies', function () {
     fs.writeFileSync(host, `
       const { fork } = require('node:child_process');
       const w = fork(${JSON.stringify(bundles.workerPath)}, [], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
-      w.on('message', (m) => { if (m.type === 'progress' && m.fraction > 0) { process.stdout.write(String(w.pid) + '\\n', () => process.kill(process.pid, 'SIGKILL')); } });
+      // Several progress events can arrive before the kill lands: print the pid once.
+      let reported = false;
+      w.on('message', (m) => { if (!reported && m.type === 'progress' && m.fraction > 0) { reported = true; process.stdout.write(String(w.pid) + '\\n', () => process.kill(process.pid, 'SIGKILL')); } });
       w.send({ type: 'start', configPath: ${JSON.stringify(configPath)}, runDir: ${JSON.stringify(runDir)} });
     `);
     const output = await new Promise<string>((resolve) => {
