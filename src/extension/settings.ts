@@ -31,3 +31,9 @@ function explicitValue(config: vscode.WorkspaceConfiguration, key: string): unkn
   const inspected = config.inspect<unknown>(key);
   return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
 }
+
+/** The workspace folder peftLab.runsFolder must stay inside (none for a config outside the workspace: its own folder). */
+export function runsRootOf(configUri: vscode.Uri): { runsRoot?: string } {
+  const folder = vscode.workspace.getWorkspaceFolder(configUri);
+  return folder === undefined ? {} : { runsRoot: folder.uri.fsPath };
+}

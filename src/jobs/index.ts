@@ -4,7 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadExperimentConfig } from '../engine/config';
-import { appendLog, createRunDir, readSummary, updateSummary } from '../engine/runs';
+import { appendLog, checkRunFolderForJob, createRunDir, readSummary, updateSummary } from '../engine/runs';
 import type { DeviceName, RunSummary } from '../protocol/runFiles';
 import { parseJobEvent, type JobEvent, type RuntimeOverrides, type WorkerRequest } from '../protocol/worker';
 
@@ -14,6 +14,10 @@ export interface StartJobOptions {
   runDir?: string;
   /** Folder of runs relative to the config's folder (setting peftLab.runsFolder); default `.peft-lab/runs`. */
   runsFolder?: string;
+  /** The folder runsFolder must stay inside (the extension: the workspace folder); default the config's folder. */
+  runsRoot?: string;
+  /** runDir holds a run to continue (CLI --resume); without it a runDir that already holds a run is refused. */
+  resume?: boolean;
   /** Absolute path of dist/worker.js. */
   workerPath: string;
   device?: DeviceName;
@@ -63,8 +67,12 @@ export function startJob(options: StartJobOptions): JobHandle {
   if (options.runDir !== undefined) {
     runDir = path.resolve(options.runDir);
     fs.mkdirSync(runDir, { recursive: true });
+    checkRunFolderForJob(runDir, options.resume === true);
   } else {
-    runDir = createRunDir(configPath, config.name, options.runsFolder === undefined ? {} : { runsFolder: options.runsFolder });
+    runDir = createRunDir(configPath, config.name, {
+      ...(options.runsFolder === undefined ? {} : { runsFolder: options.runsFolder }),
+      ...(options.runsRoot === undefined ? {} : { root: options.runsRoot }),
+    });
   }
   const startedAt = new Date().toISOString();
   const child = fork(options.workerPath, [], {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { existingRunFile, readSummary } from '../../engine/runs';
 import { deviceNameSchema, type DeviceName } from '../../protocol/runFiles';
 import { parseArgs } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -32,13 +33,23 @@ export const command: CliCommand = {
     if (resume !== undefined && !fs.existsSync(path.join(resume, 'checkpoints', 'latest.json')) && !fs.existsSync(path.join(resume, 'offsite-state.json'))) {
       throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${path.join(resume, 'checkpoints', 'latest.json')}, or offsite-state.json for an offsite run)`);
     }
+    const outDir = parsed.values.get('out');
+    // --out names a new run's folder: writing into one that holds a run would silently continue (or clobber) it.
+    const existing = outDir === undefined ? undefined : existingRunFile(outDir);
+    if (outDir !== undefined && existing !== undefined) {
+      throw new UsageError(`--out ${outDir}: this folder already holds a run (${path.basename(existing)}); continue it with --resume ${outDir}, or choose a new folder`);
+    }
+    if (resume !== undefined && readSummaryStatus(resume) === 'completed') {
+      throw new UsageError(`--resume ${resume}: this run has already completed; there is nothing to resume (start a new run, or use --out with a new folder)`);
+    }
     // The tune task resumes from the run folder's latest checkpoint when there is one; the offsite task skips
     // the steps its offsite-state.json records.
-    const out = resume ?? parsed.values.get('out');
+    const out = resume ?? outDir;
     return runJobFromCli(
       {
         configPath,
         ...(out === undefined ? {} : { runDir: out }),
+        ...(resume === undefined ? {} : { resume: true }),
         ...(device === undefined ? {} : { device }),
         ...(threads === undefined ? {} : { threads }),
       },
@@ -47,6 +58,15 @@ export const command: CliCommand = {
     );
   },
 };
+
+/** The status summary.json records, or undefined when it is missing or unreadable (the job reports that). */
+function readSummaryStatus(runDir: string): string | undefined {
+  try {
+    return readSummary(runDir)?.status;
+  } catch {
+    return undefined;
+  }
+}
 
 function parseDevice(value: string | undefined): DeviceName | undefined {
   if (value === undefined) return undefined;

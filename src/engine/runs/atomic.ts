@@ -1,6 +1,7 @@
 // Atomic file writes: readers (the extension, panels, the CLI) never see a half-written file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { symlinkError } from './folder';
 
 let counter = 0;
 
@@ -33,5 +34,26 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  * torn last line (which the readers tolerate); rewriting the file per record would cost O(n^2).
  */
 export function appendLine(file: string, line: string): void {
-  fs.appendFileSync(file, `${line.replace(/\n/g, ' ')}\n`);
+  const fd = openNoFollow(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);
+  try {
+    fs.writeSync(fd, `${line.replace(/\n/g, ' ')}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
+
+/**
+ * Opens without following a symbolic link at `file` (O_NOFOLLOW): a log.txt or metrics.jsonl replaced by a link
+ * must not let the job write into whatever it points to. (Windows has no O_NOFOLLOW: there, an lstat check.)
+ */
+export function openNoFollow(file: string, flags: number): number {
+  const noFollow = fs.constants.O_NOFOLLOW as number | undefined;
+  if (noFollow === undefined && fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw symlinkError(file);
+  try {
+    return fs.openSync(file, flags | (noFollow ?? 0), 0o666);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkError(file);
+    throw err;
+  }
+}
+

@@ -3,4 +3,5 @@ export * from './runId';
 export * from './layout';
 export * from './writer';
 export * from './reader';
+export * from './folder';
 export type { RunSummary, MetricRecord, RunStatus, DeviceInfo, RunError } from '../../protocol/runFiles';

@@ -78,8 +78,8 @@ export interface RunInfo {
 }
 
 /** Runs of a config (folders under `<configDir>/<runsFolder>` named like run ids), newest first. */
-export function listRuns(configPath: string, runsFolder?: string): RunInfo[] {
-  return listRunsIn(runsDirFor(configPath, runsFolder));
+export function listRuns(configPath: string, runsFolder?: string, root?: string): RunInfo[] {
+  return listRunsIn(runsDirFor(configPath, runsFolder, root));
 }
 
 /** Runs in a runs folder, newest first ([] when the folder does not exist). */

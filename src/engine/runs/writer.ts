@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runSummarySchema, type MetricRecord, type RunSummary } from '../../protocol/runFiles';
-import { appendLine, writeJsonAtomic } from './atomic';
+import { appendLine, openNoFollow, writeJsonAtomic } from './atomic';
 import { RUN_FILES } from './layout';
 import { readSummary } from './reader';
 
@@ -48,5 +48,5 @@ export function appendLog(runDir: string, level: string, message: string): void 
 
 /** Creates an empty file if missing (so a fresh run folder has all its files). */
 export function touchFile(file: string): void {
-  fs.closeSync(fs.openSync(file, 'a'));
+  fs.closeSync(openNoFollow(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT));
 }

@@ -11,6 +11,7 @@ import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors } from '../models/safetensorsWriter';
 import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
 import { writeJsonAtomic } from '../runs/atomic';
+import { assertNotSymlink } from '../runs/folder';
 import { firstNonFinite } from '../util/arrays';
 import type { Optimizer } from './optimizer';
 
@@ -32,6 +33,8 @@ export function saveCheckpoint(runDir: string, state: TrainState, adapter: PeftA
   const name = `step-${String(state.step).padStart(6, '0')}`;
   // A checkpoint is what resume and the error messages call "last good": never let NaN/Inf into one.
   assertFiniteState(path.join(root, name), state, adapter, optimizer);
+  // A linked checkpoints/ would take the writes, and the cleanup's deletions, to wherever it points.
+  assertNotSymlink(root);
   fs.mkdirSync(root, { recursive: true });
   const tmpDir = path.join(root, `.${name}.${process.pid}.tmp`);
   fs.rmSync(tmpDir, { recursive: true, force: true });
@@ -57,6 +60,7 @@ export function saveCheckpoint(runDir: string, state: TrainState, adapter: PeftA
  * that died while writing one (`.step-NNNNNN.<pid>.tmp` of a pid that is gone).
  */
 function removeStale(root: string, keep: string): void {
+  assertNotSymlink(root);
   for (const entry of fs.readdirSync(root)) {
     const tmp = /^\.step-\d+\.(\d+)\.tmp$/.exec(entry);
     const stale = entry !== keep && (CHECKPOINT_DIR_PATTERN.test(entry) || (tmp !== null && !processAlive(Number(tmp[1]))));

@@ -6,7 +6,7 @@ import { listRuns, type RunInfo } from '../../engine/runs';
 import { ConfigExcludeGlob, ConfigGlob, ContextKey, SettingKey, SettingsSection } from '../ids';
 import type { JobManager } from '../jobs/jobManager';
 import type { Log } from '../log';
-import { readRunsFolder } from '../settings';
+import { readRunsFolder, runsRootOf } from '../settings';
 import { CommandId } from '../ids';
 import { ConfigNode, RunNode, type ExperimentNode } from './nodes';
 import { describeConfig, describeRun, type TreeItemModel } from './treeItemModel';
@@ -87,7 +87,7 @@ export class ExperimentsTreeProvider implements vscode.TreeDataProvider<Experime
   /** Runs of one config, newest first (an unreadable runs folder is logged and shows as none). */
   runsOf(configUri: vscode.Uri): RunInfo[] {
     try {
-      return listRuns(configUri.fsPath, readRunsFolder(configUri));
+      return listRuns(configUri.fsPath, readRunsFolder(configUri), runsRootOf(configUri).runsRoot);
     } catch (error) {
       this.log.warn(`cannot list the runs of ${configUri.fsPath}: ${error instanceof Error ? error.message : String(error)}`);
       return [];

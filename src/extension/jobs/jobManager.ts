@@ -7,7 +7,7 @@ import type { JobHandle, JobResult } from '../../jobs';
 import type { JobEvent } from '../../protocol';
 import { ContextKey } from '../ids';
 import type { Log } from '../log';
-import { readJobSettings } from '../settings';
+import { readJobSettings, runsRootOf } from '../settings';
 
 export interface RunningJob {
   readonly handle: JobHandle;
@@ -57,6 +57,7 @@ export class JobManager implements vscode.Disposable {
       configPath: configUri.fsPath,
       workerPath: this.workerPath,
       runsFolder: settings.runsFolder,
+      ...runsRootOf(configUri),
       ...(settings.device === undefined ? {} : { device: settings.device }),
       ...(settings.threads === undefined ? {} : { threads: settings.threads }),
     });

@@ -43,7 +43,7 @@ describe('tune: cancel and resume in the job process', function () {
     assert.ok(checkpoint.state.step >= 6 && checkpoint.state.step < 60, `checkpoint at step ${checkpoint.state.step}`);
     assert.ok(before.length >= checkpoint.state.step);
 
-    const resumed = startJob({ configPath, runDir, workerPath: bundles.workerPath });
+    const resumed = startJob({ configPath, runDir, resume: true, workerPath: bundles.workerPath });
     const done = await resumed.done;
     assert.equal(done.status, 'completed', JSON.stringify(done.summary.error));
     assert.equal(done.summary.metrics.resumedFromStep, checkpoint.state.step);
