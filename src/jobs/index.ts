@@ -4,7 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadExperimentConfig } from '../engine/config';
-import { appendLog, checkRunFolderForJob, createRunDir, readSummary, updateSummary } from '../engine/runs';
+import { acquireRunLock, appendLog, checkRunFolderForJob, createRunDir, readSummary, RUN_FILES, updateSummary, type HeldRunLock } from '../engine/runs';
 import type { DeviceName, RunSummary } from '../protocol/runFiles';
 import { parseJobEvent, type JobEvent, type RuntimeOverrides, type WorkerRequest } from '../protocol/worker';
 
@@ -74,21 +74,29 @@ export function startJob(options: StartJobOptions): JobHandle {
       ...(options.runsRoot === undefined ? {} : { root: options.runsRoot }),
     });
   }
+  // One job per folder: a second job (two --resume at once) would interleave its steps with the first's.
+  const lock = acquireRunLock(runDir);
   const startedAt = new Date().toISOString();
-  const child = fork(options.workerPath, [], {
-    // Under VS Code, process.execPath is Electron: this makes it behave as plain Node.
-    env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1', ORT_DISABLE_TELEMETRY: '1' },
-    // Not the parent's flags (e.g. a test runner's --import=tsx): the worker is a plain bundled script.
-    execArgv: [],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
+  let child: ChildProcess;
+  try {
+    child = fork(options.workerPath, [], {
+      // Under VS Code, process.execPath is Electron: this makes it behave as plain Node.
+      env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1', ORT_DISABLE_TELEMETRY: '1' },
+      // Not the parent's flags (e.g. a test runner's --import=tsx): the worker is a plain bundled script.
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const runtime: RuntimeOverrides = {
     ...(options.device === undefined ? {} : { device: options.device }),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
   };
   const request: WorkerRequest = { type: 'start', configPath, runDir, ...(Object.keys(runtime).length > 0 ? { runtime } : {}) };
-  return followJob(child, request, { runDir, configPath, name: config.name, task: config.task, startedAt });
+  return followJob(child, request, { runDir, configPath, name: config.name, task: config.task, startedAt, lock });
 }
 
 interface JobInfo {
@@ -97,6 +105,7 @@ interface JobInfo {
   name: string;
   task: string;
   startedAt: string;
+  lock: HeldRunLock;
 }
 
 function followJob(child: ChildProcess, request: WorkerRequest, info: JobInfo): JobHandle {
@@ -175,6 +184,10 @@ function followJob(child: ChildProcess, request: WorkerRequest, info: JobInfo): 
       } catch (err) {
         // Only when summary.json cannot be written (e.g. the run folder was deleted).
         reject(err instanceof Error ? err : new Error(String(err)));
+      } finally {
+        // A worker killed outright leaves its heartbeat; the summary now says how it ended.
+        safely(() => fs.rmSync(path.join(info.runDir, RUN_FILES.heartbeat), { force: true }));
+        safely(() => info.lock.release());
       }
     };
     child.on('error', (err) => {

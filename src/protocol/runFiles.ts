@@ -33,11 +33,16 @@ export const runSummarySchema = z
     status: runStatusSchema,
     name: z.string(),
     task: z.string(),
+    /** When the run first started (a resume keeps it). */
     startedAt: z.string(),
+    /** When the latest resume started (absent for a run that was never resumed). */
+    resumedAt: z.string().optional(),
     endedAt: z.string().optional(),
     device: deviceInfoSchema.optional(),
     metrics: z.record(z.unknown()).default({}),
     error: runErrorSchema.optional(),
+    /** The job process that wrote the run last (its heartbeat.json tells whether it still runs). */
+    pid: z.number().int().positive().optional(),
   })
   // Later tasks may add fields (checkpoint, resumedFrom, ...): keep them instead of rejecting the file.
   .passthrough();
@@ -93,6 +98,24 @@ export const offsiteSummarySchema = z
   })
   .strict();
 export type OffsiteSummary = z.infer<typeof offsiteSummarySchema>;
+
+/**
+ * run.lock: the process that holds a run folder while a job runs in it (the CLI or extension host that started
+ * the job). Created with an exclusive link, removed when the job ends; stale once that process is gone.
+ */
+export const runLockSchema = z
+  .object({ pid: z.number().int().positive(), hostname: z.string(), acquiredAt: z.string() })
+  .strict();
+export type RunLock = z.infer<typeof runLockSchema>;
+
+/**
+ * heartbeat.json: rewritten every few seconds by the job process while it runs, removed when it ends. A summary
+ * saying `running` whose heartbeat is gone stale (or whose process is dead) is a run that was killed.
+ */
+export const runHeartbeatSchema = z
+  .object({ pid: z.number().int().positive(), hostname: z.string(), at: z.string() })
+  .strict();
+export type RunHeartbeat = z.infer<typeof runHeartbeatSchema>;
 
 /** One line of metrics.jsonl: any JSON object with a string `type`. */
 export const metricRecordSchema = z.object({ type: z.string().min(1) }).passthrough();

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applyRuntimeOverrides, ConfigError, formatConfigIssue, loadExperimentConfig, type ExperimentConfig } from '../engine/config';
-import { appendLog, appendMetric, RUN_FILES, touchFile, updateSummary, writeRunConfig, writeSummary } from '../engine/runs';
+import { appendLog, appendMetric, readSummary, RUN_FILES, startHeartbeat, touchFile, updateSummary, writeRunConfig, writeSummary } from '../engine/runs';
 import { checkResumable, runDeviceCheck, runOffsite, runTune, TaskCancelled, TaskError, type RunContext } from '../engine/tasks';
 import type { MetricRecord, RunSummary } from '../protocol/runFiles';
 import { parseWorkerRequest, type JobEvent, type LogLevel, type StartRequest } from '../protocol/worker';
@@ -25,6 +25,8 @@ let active: ActiveRun | undefined;
 const cancelHandlers = new Set<() => void>();
 let cancelled = false;
 let ending = false;
+/** Stops and removes heartbeat.json (set once the job has started). */
+let stopHeartbeat: (() => void) | undefined;
 
 function send(event: JobEvent): Promise<void> {
   return new Promise((resolve) => {
@@ -44,6 +46,7 @@ function logTo(runDir: string | undefined, level: LogLevel, message: string): vo
 /** Ends the process once the last event has been handed to the IPC channel. */
 async function endWith(code: number, last?: JobEvent): Promise<never> {
   ending = true;
+  stopHeartbeat?.();
   if (last) await send(last);
   process.exit(code);
 }
@@ -94,10 +97,17 @@ async function start(request: StartRequest): Promise<void> {
     if (!holdsRun) writeSummary(runDir, { name: config.name, task: config.task, startedAt, status: 'failed', endedAt: new Date().toISOString(), metrics: {}, error: { message, ...(where ? { where } : {}) } });
     return endWith(EXIT_FAILED, { type: 'failed', message, ...(where ? { where } : {}) });
   }
-  active = { runDir, name: config.name, task: config.task, startedAt };
+  // A resume continues the same run: startedAt stays the first start's, resumedAt says when this part began.
+  const previous = holdsRun ? readSummaryOrNull(runDir) : null;
+  const runStartedAt = previous?.startedAt ?? startedAt;
+  active = { runDir, name: config.name, task: config.task, startedAt: runStartedAt };
+  // Before the summary says running, so a reader that sees `running` finds a heartbeat to judge it by.
+  stopHeartbeat = startHeartbeat(runDir);
   writeRunConfig(runDir, config);
   touchFile(path.join(runDir, RUN_FILES.metrics));
-  writeSummary(runDir, { status: 'running', name: config.name, task: config.task, startedAt, metrics: {} });
+  writeSummary(runDir, {
+    status: 'running', name: config.name, task: config.task, startedAt: runStartedAt, ...(previous ? { resumedAt: startedAt } : {}), pid: process.pid, metrics: {},
+  });
   appendLog(runDir, 'info', `started ${config.task} '${config.name}' from ${path.resolve(request.configPath)} (pid ${process.pid})`);
   await send({ type: 'started', runDir, task: config.task, name: config.name });
 
@@ -151,6 +161,14 @@ async function runTask(config: ExperimentConfig, ctx: RunContext): Promise<Parti
       return runTune(config, ctx);
     case 'offsite':
       return runOffsite(config, ctx);
+  }
+}
+
+function readSummaryOrNull(runDir: string): RunSummary | null {
+  try {
+    return readSummary(runDir);
+  } catch {
+    return null; // unreadable: this part's start is all there is to go by
   }
 }
 

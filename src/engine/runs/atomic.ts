@@ -1,7 +1,7 @@
 // Atomic file writes: readers (the extension, panels, the CLI) never see a half-written file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { symlinkError } from './folder';
+import { symlinkError } from './errors';
 
 let counter = 0;
 

@@ -2,17 +2,10 @@
 // would write or delete through them), no second run on top of an existing one, no "resume" of a finished run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RunFolderError, symlinkError } from './errors';
 import { RUN_FILES } from './layout';
 import { readSummary } from './reader';
 
-/** A run folder that must not be used as asked; the message names the path. */
-export class RunFolderError extends Error {
-  override name = 'RunFolderError';
-}
-
-export function symlinkError(file: string): RunFolderError {
-  return new RunFolderError(`${file} is a symbolic link: a run folder must hold only plain files and folders (PEFT Lab would write or delete through the link); remove the link`);
-}
 
 /** Throws a RunFolderError when `p` itself is a symbolic link (nothing when it does not exist). */
 export function assertNotSymlink(p: string): void {

@@ -3,5 +3,7 @@ export * from './runId';
 export * from './layout';
 export * from './writer';
 export * from './reader';
+export * from './errors';
 export * from './folder';
+export * from './lock';
 export type { RunSummary, MetricRecord, RunStatus, DeviceInfo, RunError } from '../../protocol/runFiles';

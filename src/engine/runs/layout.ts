@@ -10,6 +10,8 @@ export const RUN_FILES = {
   metrics: 'metrics.jsonl',
   summary: 'summary.json',
   log: 'log.txt',
+  lock: 'run.lock',
+  heartbeat: 'heartbeat.json',
 } as const;
 
 /**

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatZodError, metricRecordSchema, runSummarySchema, type MetricRecord, type RunSummary } from '../../protocol/runFiles';
 import { RUN_FILES, runsDirFor } from './layout';
+import { interruptedReason } from './lock';
 import { isRunId } from './runId';
 
 /** summary.json, or null if it does not exist. Throws (naming the file) when it is not a valid summary. */
@@ -75,6 +76,8 @@ export interface RunInfo {
   /** null while the run has not written one yet, or when it is unreadable (see summaryError). */
   summary: RunSummary | null;
   summaryError?: string;
+  /** Set when summary.json says running but its job process is gone (killed): why (lock.ts interruptedReason). */
+  interrupted?: string;
 }
 
 /** Runs of a config (folders under `<configDir>/<runsFolder>` named like run ids), newest first. */
@@ -96,7 +99,9 @@ export function listRunsIn(runsDir: string): RunInfo[] {
   return ids.map((runId) => {
     const runDir = path.join(runsDir, runId);
     try {
-      return { runId, runDir, summary: readSummary(runDir) };
+      const summary = readSummary(runDir);
+      const interrupted = summary?.status === 'running' ? interruptedReason(runDir) : undefined;
+      return { runId, runDir, summary, ...(interrupted === undefined ? {} : { interrupted }) };
     } catch (err) {
       return { runId, runDir, summary: null, summaryError: err instanceof Error ? err.message : String(err) };
     }

@@ -10,6 +10,8 @@ export interface RunListing {
   summary: RunSummary | null;
   /** Why summary.json could not be read (shown in the tooltip). */
   summaryError?: string;
+  /** Set when the summary says running but its job process is gone (killed): why. */
+  interrupted?: string;
 }
 
 export interface IconModel {
@@ -35,14 +37,18 @@ const statusIcons: Record<RunStatus, IconModel> = {
   failed: { id: 'error', color: 'testing.iconFailed' },
 };
 
+const interruptedIcon: IconModel = { id: 'debug-disconnect', color: 'charts.orange' };
+
 /**
  * A run's tree item. `liveJob` says whether this window's job manager is running it: a summary saying
  * "running" without a live job is a run whose process died (or one started elsewhere, e.g. the CLI).
  */
 export function describeRun(run: RunListing, liveJob: boolean): TreeItemModel {
   const summary = run.summary;
-  const status: RunStatus | undefined = liveJob ? 'running' : summary?.status;
-  const icon = status ? statusIcons[status] : { id: 'question', color: 'descriptionForeground' };
+  // "running" in a summary whose process was killed (kill -9, a crash of the host) would spin forever.
+  const interrupted = !liveJob && summary?.status === 'running' && run.interrupted !== undefined;
+  const status: RunStatus | 'interrupted' | undefined = liveJob ? 'running' : interrupted ? 'interrupted' : summary?.status;
+  const icon = status === 'interrupted' ? interruptedIcon : status ? statusIcons[status] : { id: 'question', color: 'descriptionForeground' };
   const started = summary ? formatLocalTime(summary.startedAt) : undefined;
   const description = [status ?? 'no summary', started].filter((part) => part !== undefined).join(' · ');
   const tooltip: string[] = [`**${escapeMarkdown(run.runId)}**`, ''];
@@ -55,6 +61,7 @@ export function describeRun(run: RunListing, liveJob: boolean): TreeItemModel {
       const fallback = summary.device.fallbackReason ? ` (${escapeMarkdown(summary.device.fallbackReason)})` : '';
       tooltip.push(`- device: ${escapeMarkdown(summary.device.used)} (requested ${escapeMarkdown(summary.device.requested)})${fallback}`);
     }
+    if (interrupted) tooltip.push(`- interrupted: ${escapeMarkdown(run.interrupted ?? '')}; resume it from its last checkpoint`);
     if (summary.error) {
       const where = summary.error.where ? ` at ${escapeMarkdown(summary.error.where)}` : '';
       tooltip.push(`- error: ${escapeMarkdown(summary.error.message)}${where}`);
