@@ -3,7 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadExperimentConfig } from '../engine/config';
+import { checkConfigFiles, loadExperimentConfig } from '../engine/config';
 import { acquireRunLock, appendLog, checkRunFolderForJob, createRunDir, readSummary, RUN_FILES, updateSummary, type HeldRunLock } from '../engine/runs';
 import type { DeviceName, RunSummary } from '../protocol/runFiles';
 import { parseJobEvent, type JobEvent, type RuntimeOverrides, type WorkerRequest } from '../protocol/worker';
@@ -60,6 +60,7 @@ export const CANCEL_KILL_DELAY_MS = 1000;
 export function startJob(options: StartJobOptions): JobHandle {
   const configPath = path.resolve(options.configPath);
   const config = loadExperimentConfig(configPath);
+  checkConfigFiles(configPath, config);
   if (!fs.existsSync(options.workerPath)) {
     throw new Error(`job worker not found at ${options.workerPath} (build it with: npm run build)`);
   }

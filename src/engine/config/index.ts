@@ -3,3 +3,4 @@ export * from './issues';
 export { validateConfigText, experimentConfigSchema, jsonPath, type ConfigValidation } from './validate';
 export { loadExperimentConfig, resolveConfigPaths, applyRuntimeOverrides } from './load';
 export { defaultDeviceCheckConfig } from './defaults';
+export { checkConfigFiles } from './files';

@@ -23,6 +23,7 @@ import { createOptimizer } from '../train/optimizer';
 import { NonFiniteTrainingError, Trainer, type StepRecord } from '../train/trainer';
 import { maxBy } from '../util/arrays';
 import { TaskError, type RunContext, type TaskContext } from './context';
+import { recordedStepLoss } from './runRecord';
 
 export const ADAPTER_DIR = 'adapter';
 
@@ -308,6 +309,8 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const evalMetrics = await evalRecord(t.steps - 1);
     const first = steps[0];
     const last = steps[steps.length - 1];
+    // A resumed run's first loss is step 0's, from the part before the resume (kept in metrics.jsonl).
+    const firstLoss = start.completedSteps > 0 ? (recordedStepLoss(ctx.runDir, 0) ?? first?.loss) : first?.loss;
     const msPerStep = steps.length > 0 ? steps.reduce((a, r) => a + r.ms, 0) / steps.length : 0;
     if (first !== undefined && last !== undefined) ctx.log('info', `training loss ${first.loss.toFixed(4)} (step ${first.step}) -> ${last.loss.toFixed(4)} (step ${last.step}), ${msPerStep.toFixed(1)} ms/step`);
     const provider = runner.provider;
@@ -316,7 +319,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       metrics: {
         steps: t.steps,
         ...(start.completedSteps > 0 ? { resumedFromStep: start.completedSteps } : {}),
-        ...(first === undefined ? {} : { firstLoss: first.loss }),
+        ...(firstLoss === undefined ? {} : { firstLoss }),
         ...(last === undefined ? {} : { finalLoss: last.loss }),
         msPerStep,
         trainableParams: adapter.parameterCount(),

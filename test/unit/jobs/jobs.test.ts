@@ -112,17 +112,12 @@ describe('jobs: the worker process', function () {
     assert.match(fs.readFileSync(path.join(job.runDir, 'log.txt'), 'utf8'), /cancelled: cancel requested/);
   });
 
-  it('a tune job fails clearly for a model that is neither a folder nor in the hub cache', async () => {
+  it('a model that is neither a folder nor in the hub cache is a config error at $.model, before forking', () => {
     const dir = tempDir('job');
     const configPath = writeConfig(dir, 't.peft.json', JSON.stringify({ name: 't', task: 'tune', model: 'gpt2', data: { train: 'd.json' } }));
-    const job = startJob({ configPath, workerPath: bundles.workerPath });
-    const events = collect(job);
-    const result = await job.done;
-    assert.equal(result.status, 'failed');
-    assert.equal(result.summary.error?.where, '$.model');
-    assert.match(result.summary.error?.message ?? '', /gpt2: no such folder/);
-    assert.ok(events.some((e) => e.type === 'failed' && /gpt2: no such folder/.test(e.message)));
-    assert.deepEqual(readMetrics(job.runDir), []);
+    assert.throws(() => startJob({ configPath, workerPath: bundles.workerPath }), (err: unknown) =>
+      err instanceof ConfigError && err.issues.some((i) => i.jsonPath === '$.model' && /gpt2: no such folder/.test(i.message)));
+    assert.equal(fs.existsSync(path.join(dir, '.peft-lab')), false);
   });
 
   it('throws ConfigError before forking for an invalid config, and a clear error for a missing worker', () => {

@@ -43,11 +43,15 @@ describe('tune: cancel and resume in the job process', function () {
     assert.ok(checkpoint.state.step >= 6 && checkpoint.state.step < 60, `checkpoint at step ${checkpoint.state.step}`);
     assert.ok(before.length >= checkpoint.state.step);
 
+    const startedAt = readSummary(runDir)?.startedAt;
     const resumed = startJob({ configPath, runDir, resume: true, workerPath: bundles.workerPath });
     const done = await resumed.done;
     assert.equal(done.status, 'completed', JSON.stringify(done.summary.error));
     assert.equal(done.summary.metrics.resumedFromStep, checkpoint.state.step);
     const records = stepRecords(runDir);
+    // The summary describes the whole run, not the resumed part (issue 16 item 10).
+    assert.equal(done.summary.startedAt, startedAt);
+    assert.equal(done.summary.metrics.firstLoss, records[0]?.loss);
     assert.deepEqual(records.map((r) => r.step), Array.from({ length: 60 }, (_, i) => i));
 
     const reference = stubContext(path.join(dir, 'reference'));
