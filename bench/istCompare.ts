@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadExperimentConfig } from '../src/engine/config';
-import { parseModelConfig } from '../src/engine/models/config';
+import { parseModelConfig, readModelConfig } from '../src/engine/models/config';
 import { writeSafetensors } from '../src/engine/models/safetensorsWriter';
 import { expectedWeights } from '../src/engine/models/weights';
 import { runTune } from '../src/engine/tasks';
@@ -19,11 +19,18 @@ import type { MetricRecord } from '../src/protocol/runFiles';
 import { Rng } from '../src/engine/util/random';
 
 const STRATEGIES = ['uniform', 'ist', 'random', 'lisa'] as const;
+/** Uniform LoRA through the monolithic train graph (runtime.execution 'graph'): the path before layer-granular execution. */
+export const GRAPH_BASELINE = 'uniform-graph';
 
 const GPT2_SMALL = {
   architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12,
   activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, bos_token_id: 50256, eos_token_id: 50256, tie_word_embeddings: true, torch_dtype: 'float32',
 };
+
+/** The GPT-2-small-shaped random checkpoint (written once into the temp folder). */
+export function gpt2SmallDir(): string {
+  return writeGpt2Small(path.join(os.tmpdir(), 'peft-ist-gpt2-small'));
+}
 
 function writeGpt2Small(dir: string): string {
   if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
@@ -76,7 +83,11 @@ function writeConfig(kind: string, dir: string, strategy: string, steps: number)
     };
   }
   const file = path.join(dir, `${strategy}.peft.json`);
-  fs.writeFileSync(file, JSON.stringify({ ...config, name: strategy, layerSelection: strategy, ist: kind === 'demo' ? {} : kind === 'fixture' ? { backwardSessions: 5 } : { interval: 5, scoreBatch: 4 } }, null, 2));
+  const graph = strategy === GRAPH_BASELINE;
+  const runtime = { ...(config.runtime as Record<string, unknown> | undefined), ...(graph ? { execution: 'graph' } : {}) };
+  fs.writeFileSync(file, JSON.stringify({
+    ...config, runtime, name: strategy, layerSelection: graph ? 'uniform' : strategy, ist: kind === 'gpt2-small' ? { interval: 5, scoreBatch: 4 } : {},
+  }, null, 2));
   return file;
 }
 
@@ -96,11 +107,15 @@ async function one(kind: string, strategy: string, steps: number): Promise<void>
     // first step (which includes session creation).
     const timed = stepRecords.slice(1);
     const tokensPerSecond = timed.reduce((a, m) => a + Number(m.tokens), 0) / (timed.reduce((a, m) => a + Number(m.ms), 0) / 1000);
-    const fromLayers = new Set(metrics.filter((m) => m.type === 'step').map((m) => Math.min(...(Array.isArray(m.layers) ? m.layers.map(Number) : [0]))));
+    const lowest = stepRecords.map((m) => Math.min(...(Array.isArray(m.layers) ? m.layers.map(Number) : [0])));
+    const fromLayers = new Set(lowest);
+    const layerCount = readModelConfig(config.model).numLayers;
+    // The backward runs from the top layer down to the lowest selected one.
+    const meanBackwardDepth = lowest.reduce((a, l) => a + layerCount - l, 0) / Math.max(lowest.length, 1);
     process.stdout.write(`${JSON.stringify({
       strategy, finalLoss: summary.metrics?.finalLoss, evalPerplexity: summary.metrics?.evalPerplexity,
       msPerStepMean: summary.metrics?.msPerStep, msPerStepMedian: stepMs[Math.floor(stepMs.length / 2)], tokensPerSecond,
-      trainSessions: fromLayers.size, memory: summary.memory, importanceRounds: metrics.filter((m) => m.type === 'importance').length,
+      trainSessions: fromLayers.size, meanBackwardDepth, layerCount, memory: summary.memory, importanceRounds: metrics.filter((m) => m.type === 'importance').length,
     })}\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

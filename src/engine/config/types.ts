@@ -8,6 +8,8 @@ export interface RuntimeSettings {
   device: DeviceRequest;
   /** Intra-op threads; 0 lets ONNX Runtime choose. */
   threads: number;
+  /** tune: layer-granular execution (default) or one monolithic session per bucket (train/peftGraph.ts). */
+  execution?: 'blocks' | 'graph';
 }
 
 interface ConfigBase {
@@ -99,7 +101,7 @@ export type LayerSelection = 'uniform' | 'ist' | 'random' | 'lisa';
 
 /** The `ist` block: IST's settings (defaults of the authors' code, IST_DEFAULTS in src/engine/ist). */
 export interface TuneIst extends IstOptions {
-  /** Train sessions per shape bucket for the truncated backward pass (LayerSelector's backwardSessions). */
+  /** Deprecated, no effect (layer-granular execution stops every backward at the lowest selected layer). */
   backwardSessions: number;
 }
 

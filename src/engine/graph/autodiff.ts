@@ -19,6 +19,11 @@ export interface GradientOptions {
   addOutputs?: boolean;
   /** Output name prefix (default 'grad.'). */
   prefix?: string;
+  /**
+   * dL/d(loss) when `loss` is an intermediate tensor of a larger objective (default 1): a vector-Jacobian
+   * product, as layer-granular execution runs the backward pass one block at a time.
+   */
+  seed?: Tensor;
 }
 
 export interface GradientResult {
@@ -70,7 +75,7 @@ export function gradients(b: GraphBuilder, loss: Tensor, options: GradientOption
     return g;
   };
 
-  accumulate(loss, b.expand(b.scalar(1, loss.dtype), loss.shape));
+  accumulate(loss, options.seed ?? b.expand(b.scalar(1, loss.dtype), loss.shape));
   for (let i = tape.length - 1; i >= 0; i--) {
     const e = tape[i];
     if (e.rule === null) continue;

@@ -70,6 +70,7 @@ export class GraphBuilder {
   private readonly usedNames = new Set<string>();
   private readonly constantCache = new Map<string, Tensor>();
   private readonly transposeSources = new Map<number, { source: Tensor; perm: readonly number[] }>();
+  private readonly byName = new Map<string, Tensor>();
   private nextId = 0;
   private nodeCounter = 0;
   private scopePrefix = '';
@@ -628,7 +629,16 @@ export class GraphBuilder {
   }
 
   private newTensor(name: string, dtype: DType, shape: Shape): Tensor {
-    return new Tensor(name, dtype, Object.freeze([...shape]), this.nextId++, this);
+    const t = new Tensor(name, dtype, Object.freeze([...shape]), this.nextId++, this);
+    this.byName.set(name, t);
+    return t;
+  }
+
+  /** The tensor of this builder with that ONNX value name (for splitting a graph into parts). */
+  tensorNamed(name: string): Tensor {
+    const t = this.byName.get(name);
+    if (t === undefined) throw new GraphBuildError(`graph '${this.graphName}': no tensor named '${name}'`);
+    return t;
   }
 }
 

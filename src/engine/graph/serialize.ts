@@ -228,7 +228,26 @@ function attribute(name: string, v: AttrValue): AttributeMessage {
   }
 }
 
-function modelMessage(b: GraphBuilder, initializer: TensorMessage[]): ModelMessage {
+/** A part of a builder's graph: a subset of its nodes (in order) with their own inputs and outputs. */
+export interface GraphPart {
+  readonly name: string;
+  readonly nodes: GraphBuilder['nodes'];
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  /** The builder's initializers the part's nodes read. */
+  readonly initializers: GraphBuilder['initializers'];
+}
+
+/** Serialises a part of a graph with its initializers inline (see graph/split.ts). */
+export function partModelBytes(part: GraphPart): Uint8Array {
+  planInitializerStorage(part.initializers.map((r) => specOf(r.tensor)), 'memory');
+  return encodeModel(modelMessage({ graphName: part.name, nodes: part.nodes, inputs: part.inputs, outputs: part.outputs },
+    part.initializers.map((r) => inlineTensor(r.tensor, r.data))));
+}
+
+type GraphShape = Pick<GraphBuilder, 'graphName' | 'nodes' | 'inputs' | 'outputs'>;
+
+function modelMessage(b: GraphShape, initializer: TensorMessage[]): ModelMessage {
   if (b.outputs.length === 0) throw new GraphBuildError(`graph '${b.graphName}': no outputs declared`);
   const domains = new Set(b.nodes.map((n) => n.domain).filter((d) => d !== ''));
   return {

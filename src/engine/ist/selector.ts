@@ -38,39 +38,25 @@ export function suppressionScale(layerCount: number, suppressed: readonly number
 }
 
 /**
- * The layer the backward pass of a step starts from (the train session's gradFromLayer) when at most `sessions`
- * train sessions per shape bucket are kept: the levels are floor(j L / sessions), j = 0..sessions-1, and the
- * step uses the highest level at or below its lowest selected layer. sessions >= L gives the lowest selected
- * layer itself; 1 always differentiates every layer.
+ * The layer the backward pass of a step starts from: its lowest selected layer (layer-granular execution stops
+ * there exactly). `sessions` is the deprecated ist.backwardSessions and is ignored.
  */
-export function backwardStartLayer(lowestSelected: number, layerCount: number, sessions: number): number {
-  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`IST: backward sessions must be a positive integer, got ${sessions}`);
+export function backwardStartLayer(lowestSelected: number, layerCount: number, _sessions?: number): number {
   if (!Number.isInteger(lowestSelected) || lowestSelected < 0 || lowestSelected >= layerCount) {
     throw new Error(`IST: lowest selected layer ${lowestSelected} outside [0, ${layerCount})`);
   }
-  const levels = Math.min(sessions, layerCount);
-  let start = 0;
-  for (let j = 1; j < levels; j++) {
-    const level = Math.floor((j * layerCount) / levels);
-    if (level <= lowestSelected) start = level;
-  }
-  return start;
+  return lowestSelected;
 }
 
 export class LayerSelector {
   private current: Float64Array;
 
-  /**
-   * @param backwardSessions train sessions per shape bucket for the truncated backward pass (each holds its own
-   *   copy of the frozen weights); default L, i.e. the backward stops exactly at the lowest selected layer.
-   */
   constructor(
     readonly strategy: LayerSelectionStrategy,
     readonly layerCount: number,
     readonly options: IstOptions,
     private readonly seed: number,
     scores?: ArrayLike<number>,
-    readonly backwardSessions: number = layerCount,
   ) {
     this.current = createLayerScores(layerCount);
     if (scores !== undefined) this.restoreScores(scores);
@@ -78,7 +64,7 @@ export class LayerSelector {
 
   /** The first layer the backward pass of a step with these selected layers must reach (see backwardStartLayer). */
   backwardFrom(layers: readonly number[]): number {
-    return backwardStartLayer(Math.min(...layers), this.layerCount, this.backwardSessions);
+    return backwardStartLayer(Math.min(...layers), this.layerCount);
   }
 
   /** The IST scores now (a copy). */

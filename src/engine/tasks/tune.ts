@@ -134,11 +134,11 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
   try {
     const { tokenizer, train, evalExamples, choices, padId } = loadTaskData(model, config.data, ctx);
     const adapter = createAdapter(config.peft, config.train.seed);
-    runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads });
+    runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads, execution: config.runtime.execution ?? 'blocks' });
     const trainSeq = longest(train);
-    // Building the train graph creates the adapter's modules (LoRA: A Kaiming-uniform from the seed, B = 0;
-    // bottleneck: W_down Kaiming-uniform, W_up and the biases 0).
-    await runner.session('train', config.train.batchSize, trainSeq);
+    // Creates the adapter's modules (LoRA: A Kaiming-uniform from the seed, B = 0; bottleneck: W_down
+    // Kaiming-uniform, W_up and the biases 0) and the train sessions.
+    await runner.prepare(config.train.batchSize, trainSeq);
     const init = options.adapterDir ?? config.peft.init;
     if (init !== undefined) {
       try {
@@ -231,6 +231,9 @@ export function dropMetricRecords(runDir: string, drop: (record: Record<string, 
   writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
 }
 
+/** The schema default of the deprecated ist.backwardSessions (kept in the resume fingerprint). */
+const BACKWARD_SESSIONS_DEFAULT = 2;
+
 export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Partial<RunSummary>> {
   ctx.progress(0, `loading ${config.model}`);
   const setup = await setupTune(config, ctx);
@@ -239,7 +242,10 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     const t = config.train;
     const info = { baseModel: config.model, modelFamily: model.config.family };
     const optimizer = createOptimizer(t.optimizer, t.weightDecay);
-    const selector = new LayerSelector(config.layerSelection, runner.layerCount, config.ist, t.seed, undefined, config.ist.backwardSessions);
+    const selector = new LayerSelector(config.layerSelection, runner.layerCount, config.ist, t.seed);
+    if (config.ist.backwardSessions !== BACKWARD_SESSIONS_DEFAULT) {
+      ctx.log('warn', 'ist.backwardSessions is deprecated and has no effect: the backward pass stops exactly at the lowest selected layer, with the frozen weights held once');
+    }
     const fingerprint = tuneFingerprint(config);
     let start = { completedSteps: 0, consumed: 0 };
     const checkpoint = resumableCheckpoint(config, ctx.runDir);

@@ -24,6 +24,7 @@ import type { LoadedModel } from '../models/model';
 import { dropoutMask, LAYER_SCALE_INPUT, type PerLayerAdapter } from '../peft/perLayer';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
 import type { Rng } from '../util/random';
+import { BlockExecutor } from './blockRunner';
 import type { PeftRunner } from './runner';
 
 export const TARGETS_INPUT = 'targets';
@@ -128,6 +129,11 @@ export function batchFeeds(batch: TrainBatch): Record<string, HostTensor> {
 export interface SessionSettings {
   readonly device: 'auto' | 'cpu' | 'cuda' | 'webgpu';
   readonly threads: number;
+  /**
+   * 'blocks' (default): train steps and scoring run layer by layer (train/blockRunner.ts: frozen weights held
+   * once, the backward stops at the lowest wanted layer); 'graph': one monolithic session per bucket.
+   */
+  readonly execution?: 'blocks' | 'graph';
 }
 
 export interface ProviderInfo {
@@ -137,14 +143,44 @@ export interface ProviderInfo {
 }
 
 /**
- * Float32 sessions for train and score graphs, one per (kind, batch, seq, gradFromLayer), fed with the adapter's
- * current weights. LoraRunner and BottleneckRunner are this class for their adapter.
+ * Float32 train steps and scoring of a per-layer PEFT model, fed with the adapter's current weights: layer by
+ * layer (BlockExecutor) by default, or through monolithic sessions, one per (kind, batch, seq, gradFromLayer),
+ * which `session()` always builds (tests compare the two). LoraRunner and BottleneckRunner are this class for
+ * their adapter.
  */
 export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner {
   private readonly sessions = new Map<string, Promise<RuntimeSession>>();
-  provider: ProviderInfo | undefined;
+  private readonly blocks: BlockExecutor | undefined;
+  private modulesBuilt = false;
+  private graphProvider: ProviderInfo | undefined;
 
-  constructor(readonly model: LoadedModel, readonly adapter: A, private readonly settings: SessionSettings) {}
+  constructor(readonly model: LoadedModel, readonly adapter: A, private readonly settings: SessionSettings) {
+    this.blocks = (settings.execution ?? 'blocks') === 'blocks' ? new BlockExecutor(model, adapter, settings) : undefined;
+  }
+
+  get provider(): ProviderInfo | undefined {
+    return this.graphProvider ?? this.blocks?.provider;
+  }
+
+  /** Creates the adapter's modules (a whole-model graph, not serialised, visits every site in graph order). */
+  ensureModules(): void {
+    if (this.modulesBuilt || this.adapter.trainables().length > 0) {
+      this.modulesBuilt = true;
+      return;
+    }
+    buildPeftGraph(this.model, this.adapter, { kind: 'score', batch: 1, seq: 1 });
+    this.modulesBuilt = true;
+  }
+
+  /**
+   * Creates the adapter's modules and the train sessions of a bucket (LoRA: A Kaiming-uniform from the seed,
+   * B = 0), so the first step is not slower than the others and graph errors surface before training.
+   */
+  async prepare(batch: number, seq: number): Promise<void> {
+    this.ensureModules();
+    if (this.blocks === undefined) await this.session('train', batch, seq);
+    else await this.blocks.prepareTrain(batch, seq);
+  }
 
   /**
    * Builds (once) the graph for a bucket; building the first one creates the adapter's modules. Train sessions
@@ -159,7 +195,7 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
       const label = `${this.model.config.modelType} ${this.adapter.method} ${kind} b${batch} s${seq}${from > 0 ? ` from layer ${from}` : ''}`;
       s = createSession({ bytes: toModelBytes(b) }, { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label })
         .then((session) => {
-          this.provider ??= session.provider;
+          this.graphProvider ??= session.provider;
           return session;
         });
       this.sessions.set(key, s);
@@ -181,7 +217,17 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
    * Loss and gradients (in the order of adapter.trainables()) on one batch. With gradFromLayer = l > 0 only
    * tensors of layers >= l get gradients; the others' entries are empty arrays (length 0).
    */
-  async trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer = 0): Promise<{ loss: number; grads: Float32Array[] }> {
+  async trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer = 0, layers?: readonly number[]): Promise<{ loss: number; grads: Float32Array[] }> {
+    if (this.blocks !== undefined) {
+      this.ensureModules();
+      const only = layers === undefined ? undefined : new Set(layers);
+      const r = await this.blocks.trainStep(batch, dropout, (l) => l >= gradFromLayer && (only?.has(l) ?? true));
+      const grads = this.adapter.trainables().map((t) => {
+        const g = r.grads.get(t.name);
+        return g instanceof Float32Array ? g : new Float32Array(0);
+      });
+      return { loss: r.loss, grads };
+    }
     const session = await this.session('train', batch.batch, batch.seq, gradFromLayer);
     const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(dropout, batch.batch * batch.seq) });
     const loss = result.get(LOSS_OUTPUT, 'float32', []).data[0] ?? Number.NaN;
@@ -200,10 +246,15 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
    * `layerScale` [L] multiplies each layer's adapter output (default all 1).
    */
   async tokenLogprobs(batch: TrainBatch, layerScale?: Float32Array): Promise<Float32Array> {
-    const session = await this.session('score', batch.batch, batch.seq);
     const L = this.layerCount;
     const scale = layerScale ?? new Float32Array(L).fill(1);
     if (scale.length !== L) throw new Error(`${LAYER_SCALE_INPUT}: ${scale.length} values for a model of ${L} layers`);
+    if (this.blocks !== undefined) {
+      this.ensureModules();
+      const logp = await this.blocks.tokenLogprobs(batch, scale);
+      return logp instanceof Float32Array ? logp : Float32Array.from(logp);
+    }
+    const session = await this.session('score', batch.batch, batch.seq);
     const result = await session.run({ ...batchFeeds(batch), ...this.weightFeeds(undefined, 0), [LAYER_SCALE_INPUT]: hostTensor(LAYER_SCALE_INPUT, scale, [L]) });
     return result.get(LOGPROB_OUTPUT, 'float32', [batch.batch * batch.seq]).data;
   }
@@ -239,6 +290,7 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
   }
 
   async dispose(): Promise<void> {
+    await this.blocks?.dispose();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await (await s).dispose();

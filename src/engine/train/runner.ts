@@ -13,9 +13,10 @@ export interface PeftRunner {
   parameterLayers(): number[];
   /**
    * Loss and gradients in parameter order on one batch, with `dropout` drawing the dropout masks. With
-   * gradFromLayer = l > 0 only parameters of layers >= l need gradients; the others' entries may be empty.
+   * gradFromLayer = l > 0 only parameters of layers >= l need gradients, and with `layers` only those of the
+   * listed layers (IST's selection: the backward stops at the lowest one); the others' entries may be empty.
    */
-  trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer?: number): Promise<{ loss: number; grads: Float32Array[] }>;
+  trainStep(batch: TrainBatch, dropout: Rng, gradFromLayer?: number, layers?: readonly number[]): Promise<{ loss: number; grads: Float32Array[] }>;
   /**
    * log p(target) per position [batch * seq], 0 where the target is ignored, in inference mode.
    * `layerScale` [layerCount] multiplies each layer's PEFT output (default all 1).

@@ -212,7 +212,7 @@ export class Trainer {
       for (let micro = 0; micro < s.gradAccum; micro++) {
         cb.throwIfCancelled();
         const batch = makeBatch(stream.next(s.batchSize).map((i) => this.examples[i] ?? { ids: [], labels: [] }), this.seq, this.padId);
-        const { loss, grads } = await this.runner.trainStep(batch, derivedRng(s.seed, RNG_TAGS.dropout, step, micro), fromLayer);
+        const { loss, grads } = await this.runner.trainStep(batch, derivedRng(s.seed, RNG_TAGS.dropout, step, micro), fromLayer, layers);
         if (!Number.isFinite(loss)) {
           cb.checkpoint(this.completed, this.consumedAtStep);
           throw new NonFiniteLossError(step, loss);

@@ -56,24 +56,14 @@ describe('ist: layer selection per step', () => {
 });
 
 describe('ist: where the truncated backward pass starts', () => {
-  it('the highest of the levels floor(j L / k) at or below the lowest selected layer; at most k distinct starts', () => {
+  it('exactly at the lowest selected layer, whatever the deprecated backwardSessions says', () => {
     for (let L = 1; L <= 13; L++) {
-      for (let k = 1; k <= 14; k++) {
-        const levels = Array.from({ length: Math.min(k, L) }, (_, j) => Math.floor((j * L) / Math.min(k, L)));
-        const starts = new Set<number>();
-        for (let lowest = 0; lowest < L; lowest++) {
-          const start = backwardStartLayer(lowest, L, k);
-          assert.ok(levels.includes(start) && start <= lowest, `L ${L} k ${k} lowest ${lowest}: ${start}`);
-          assert.ok(!levels.some((v) => v > start && v <= lowest), `L ${L} k ${k} lowest ${lowest}: a higher level fits`);
-          if (k >= L) assert.equal(start, lowest);
-          if (k === 1) assert.equal(start, 0);
-          starts.add(start);
-        }
-        assert.ok(starts.size <= k);
+      for (let lowest = 0; lowest < L; lowest++) {
+        for (const k of [undefined, 1, 2, L]) assert.equal(backwardStartLayer(lowest, L, k), lowest);
       }
     }
-    assert.throws(() => backwardStartLayer(4, 4, 2), /outside \[0, 4\)/);
-    assert.throws(() => backwardStartLayer(0, 4, 0), /positive integer/);
+    assert.throws(() => backwardStartLayer(4, 4), /outside \[0, 4\)/);
+    assert.equal(new LayerSelector('ist', 12, IST_DEFAULTS, 0).backwardFrom([3, 7, 9]), 3);
   });
 });
 

@@ -82,7 +82,7 @@ export class OffsiteAdapter {
 
   /** Builds the train session of a bucket (creating the parameters: LoRA A Kaiming-uniform from the seed, B = 0; dW = 0). */
   async build(batch: number, seq: number): Promise<void> {
-    await this.runner.session('train', batch, seq);
+    await this.runner.prepare(batch, seq);
   }
 
   /** Parameter groups in parameter order, named by the full model's paths. */

@@ -1,0 +1,292 @@
+// Layer-granular execution of a per-layer PEFT model (graphs: blocks.ts). A train step runs embed, every layer's
+// forward (keeping the activations only of layers the backward will reach), the head (loss and its gradient),
+// then the backward from the top layer down to exactly the lowest layer with a wanted gradient, and stops:
+// layers above it without wanted gradients only pass the input gradient on. Frozen weights are read once and
+// fed by reference to every session (ORT CPU tensors share the JavaScript buffer), so memory does not grow with
+// the number of layers, shape buckets or truncation points; the sessions are one set per layer shape.
+import type { TrainBatch } from '../data/batches';
+import { partModelBytes, type GraphPart } from '../graph/serialize';
+import type { LoadedModel } from '../models/model';
+import { dropoutMask, LAYER_SCALE_INPUT, type PerLayerAdapter } from '../peft/perLayer';
+import { createSession, hostTensor, type HostTensor, type RuntimeSession, type TensorData } from '../runtime';
+import type { Rng } from '../util/random';
+import {
+  buildEmbedPart, buildHeadPart, buildScoreBlock, buildTrainBlock, executionLayers, GRAD_HIDDEN_INPUT, GRAD_HIDDEN_OUTPUT,
+  HIDDEN_INPUT, HIDDEN_OUTPUT, layerSignature, renameLayer, variantGradName, type BackwardKind, type BlockShape, type FloatType,
+} from './blocks';
+import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, type ProviderInfo, type SessionSettings } from './peftGraph';
+
+type FloatArray = Float32Array | Float64Array;
+
+/** One backward pass's plan: what each executed position computes (pure, for tests and the bench). */
+export interface BackwardPlan {
+  /** Position of the lowest layer the backward reaches (layers.length: no backward at all). */
+  readonly lowest: number;
+  /** Per position, top down from the last one to `lowest`: the backward variant run there. */
+  readonly kinds: readonly BackwardKind[];
+}
+
+/**
+ * The variants of a backward over `layers` (stored index per position) when `wanted` layers need adapter
+ * gradients: down to the lowest wanted position, 'full' at wanted layers above it, 'input' at the others,
+ * 'weights' at the lowest (its input gradient is not needed).
+ */
+export function planBackward(layers: readonly number[], wanted: (layer: number) => boolean): BackwardPlan {
+  const lowest = layers.findIndex(wanted);
+  if (lowest < 0) return { lowest: layers.length, kinds: [] };
+  const kinds: BackwardKind[] = [];
+  for (let p = layers.length - 1; p >= lowest; p--) kinds.push(p === lowest ? 'weights' : wanted(layers[p] ?? -1) ? 'full' : 'input');
+  return { lowest, kinds };
+}
+
+interface ClassSessions {
+  readonly representative: number;
+  forward?: Promise<RuntimeSession>;
+  plainForward?: Promise<RuntimeSession>;
+  score?: Promise<RuntimeSession>;
+  backward: Partial<Record<BackwardKind, Promise<RuntimeSession>>>;
+  saved?: readonly string[];
+}
+
+export interface BlockStepResult {
+  readonly loss: number;
+  /** Gradient per adapter input name, for the wanted layers only. */
+  readonly grads: Map<string, FloatArray>;
+  /** Positions the backward ran through (0 when no gradient was wanted). */
+  readonly depth: number;
+}
+
+export class BlockExecutor {
+  private readonly weights = new Map<string, HostTensor>();
+  private readonly buckets = new Map<string, Map<string, ClassSessions>>();
+  private readonly singles = new Map<string, Promise<RuntimeSession>>();
+  readonly layers: readonly number[];
+  private signatures: string[] | undefined;
+  provider: ProviderInfo | undefined;
+
+  constructor(readonly model: LoadedModel, readonly adapter: PerLayerAdapter, private readonly settings: SessionSettings,
+    readonly dtype: FloatType = 'float32') {
+    this.layers = executionLayers(model);
+  }
+
+  /** Frozen weight `name`, read from the checkpoint once. */
+  private weight(name: string): HostTensor {
+    let t = this.weights.get(name);
+    if (t === undefined) {
+      const spec = this.model.weights.spec(name);
+      t = hostTensor(name, this.dtype === 'float64' ? this.model.weights.readFloat64(name) : this.model.weights.readFloat32(name), [...spec.shape]);
+      this.weights.set(name, t);
+    }
+    return t;
+  }
+
+  /** Bytes of the frozen weights held (each once). */
+  weightBytes(): number {
+    let n = 0;
+    for (const t of this.weights.values()) n += t.data.byteLength;
+    return n;
+  }
+
+  private open(part: GraphPart, label: string): Promise<RuntimeSession> {
+    // ORT's extended fusions (QuickGelu from SiLU) have float32 kernels only.
+    const level = this.dtype === 'float64' ? { graphOptimizationLevel: 'basic' as const } : {};
+    return createSession({ bytes: partModelBytes(part) }, { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, ...level })
+      .then((s) => {
+        this.provider ??= s.provider;
+        return s;
+      });
+  }
+
+  /** The adapter's modules must exist (built once through a whole-model graph) before the signatures are taken. */
+  private classOf(position: number, shape: BlockShape): ClassSessions {
+    this.signatures ??= this.layers.map((l) => layerSignature(this.model, this.adapter, l));
+    const key = `${shape.batch}|${shape.seq}`;
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = new Map();
+      this.buckets.set(key, bucket);
+    }
+    const sig = this.signatures[position] ?? '';
+    let c = bucket.get(sig);
+    if (c === undefined) {
+      c = { representative: this.layers[position] ?? 0, backward: {} };
+      bucket.set(sig, c);
+    }
+    return c;
+  }
+
+  private label(what: string, s: BlockShape): string {
+    return `${this.model.config.modelType} ${this.adapter.method} ${what} b${s.batch} s${s.seq}`;
+  }
+
+  /** Builds the train sessions of one layer class (forward, plain forward and every backward variant). */
+  private async trainSessions(c: ClassSessions, s: BlockShape): Promise<void> {
+    if (c.forward !== undefined) return;
+    const parts = buildTrainBlock(this.model, this.adapter, c.representative, s);
+    c.saved = parts.forward.outputs.map((t) => t.name).filter((n) => n !== HIDDEN_OUTPUT);
+    c.forward = this.open(parts.forward, this.label(`layer ${c.representative} forward`, s));
+    c.plainForward = this.open(parts.plainForward, this.label(`layer ${c.representative} forward (no saves)`, s));
+    for (const [kind, part] of Object.entries(parts.backward) as [BackwardKind, GraphPart][]) {
+      c.backward[kind] = this.open(part, this.label(`layer ${c.representative} backward ${kind}`, s));
+    }
+    await Promise.all([c.forward, c.plainForward, ...Object.values(c.backward)]);
+  }
+
+  private single(what: 'embed' | 'head train' | 'head score', s: BlockShape): Promise<RuntimeSession> {
+    const key = `${what}|${s.batch}|${s.seq}`;
+    let p = this.singles.get(key);
+    if (p === undefined) {
+      const part = what === 'embed' ? buildEmbedPart(this.model, s) : buildHeadPart(this.model, what === 'head train' ? 'train' : 'score', s);
+      p = this.open(part, this.label(what, s));
+      this.singles.set(key, p);
+    }
+    return p;
+  }
+
+  private shape(batch: TrainBatch): BlockShape {
+    return { batch: batch.batch, seq: batch.seq, dtype: this.dtype };
+  }
+
+  /** Builds every train session of a bucket (also done lazily by the first step). */
+  async prepareTrain(batch: number, seq: number): Promise<void> {
+    const s = { batch, seq, dtype: this.dtype };
+    await Promise.all([this.single('embed', s), this.single('head train', s)]);
+    for (let p = 0; p < this.layers.length; p++) await this.trainSessions(this.classOf(p, s), s);
+  }
+
+  private cast(data: Float32Array): FloatArray {
+    return this.dtype === 'float64' ? Float64Array.from(data) : data;
+  }
+
+  /** The adapter's inputs (and, with `dropout`, its masks drawn in dropoutMasks() order, as the monolithic graph's). */
+  private adapterFeeds(dropout: Rng | undefined, tokens: number): Map<string, HostTensor> {
+    const feeds = new Map<string, HostTensor>();
+    for (const t of this.adapter.trainables()) feeds.set(t.name, hostTensor(t.name, this.cast(t.data), [...t.dims]));
+    const p = this.adapter.dropoutRate;
+    if (dropout !== undefined && p > 0) {
+      for (const m of this.adapter.dropoutMasks()) feeds.set(m.name, hostTensor(m.name, this.cast(dropoutMask(tokens * m.features, p, dropout)), [tokens, m.features]));
+    }
+    return feeds;
+  }
+
+  /** Feeds for a session's inputs: `given` by name, then adapter tensors and frozen weights of stored layer l. */
+  private feeds(session: RuntimeSession, given: Record<string, HostTensor>, adapter: Map<string, HostTensor>, representative: number, l: number): Record<string, HostTensor> {
+    const out: Record<string, HostTensor> = {};
+    for (const { name } of session.inputs) {
+      const g = given[name];
+      if (g !== undefined) { out[name] = g; continue; }
+      const own = renameLayer(this.model, name, representative, l);
+      out[name] = adapter.get(own) ?? this.weight(own);
+    }
+    return out;
+  }
+
+  private read(result: Awaited<ReturnType<RuntimeSession['run']>>, name: string): FloatArray {
+    return result.get(name, this.dtype, undefined).data;
+  }
+
+  /**
+   * Loss and the gradients of the adapter inputs of the layers for which `wanted(layer)` holds, with the dropout
+   * masks drawn from `dropout` (none when undefined).
+   */
+  async trainStep(batch: TrainBatch, dropout: Rng | undefined, wanted: (layer: number) => boolean): Promise<BlockStepResult> {
+    const s = this.shape(batch);
+    const tokens = batch.batch * batch.seq;
+    const dims = [tokens, this.model.config.hiddenSize];
+    const base = batchFeeds(batch);
+    const adapter = this.adapterFeeds(dropout, tokens);
+    const layerHas = new Set(this.adapter.trainables().map((t) => t.layer));
+    const plan = planBackward(this.layers, (l) => layerHas.has(l) && wanted(l));
+    const embed = await this.single('embed', s);
+    let hidden = this.read(await embed.run(this.feeds(embed, base, adapter, 0, 0)), HIDDEN_OUTPUT);
+    const saved: (Record<string, HostTensor> | undefined)[] = [];
+    for (let p = 0; p < this.layers.length; p++) {
+      const l = this.layers[p] ?? 0;
+      const c = this.classOf(p, s);
+      await this.trainSessions(c, s);
+      const keep = p >= plan.lowest;
+      const session = await ((keep ? c.forward : c.plainForward) as Promise<RuntimeSession>);
+      const input = hostTensor(HIDDEN_INPUT, hidden, dims);
+      const result = await session.run(this.feeds(session, { ...base, [HIDDEN_INPUT]: input }, adapter, c.representative, l));
+      hidden = this.read(result, HIDDEN_OUTPUT);
+      if (keep) {
+        // The backward reads the block's input too (e.g. the first norm's gradient).
+        const acts: Record<string, HostTensor> = { [HIDDEN_INPUT]: input };
+        for (const name of c.saved ?? []) acts[name] = result.get(name, session.outputs.find((o) => o.name === name)?.type === 'float32' ? 'float32' : 'float64', undefined);
+        saved[p] = acts;
+      }
+    }
+    const head = await this.single('head train', s);
+    const headResult = await head.run(this.feeds(head, { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims) }, adapter, 0, 0),
+      plan.kinds.length === 0 ? [LOSS_OUTPUT] : undefined);
+    const loss = this.read(headResult, LOSS_OUTPUT)[0] ?? Number.NaN;
+    const grads = new Map<string, FloatArray>();
+    if (plan.kinds.length === 0) return { loss, grads, depth: 0 };
+    let dHidden = this.read(headResult, GRAD_HIDDEN_OUTPUT);
+    for (let k = 0; k < plan.kinds.length; k++) {
+      const p = this.layers.length - 1 - k;
+      const kind = plan.kinds[k] ?? 'input';
+      const l = this.layers[p] ?? 0;
+      const c = this.classOf(p, s);
+      const session = await (c.backward[kind] as Promise<RuntimeSession>);
+      const given: Record<string, HostTensor> = { ...base, ...saved[p], [GRAD_HIDDEN_INPUT]: hostTensor(GRAD_HIDDEN_INPUT, dHidden, dims) };
+      const result = await session.run(this.feeds(session, given, adapter, c.representative, l));
+      saved[p] = undefined;
+      if (kind !== 'input') {
+        for (const t of this.adapter.trainables()) {
+          if (t.layer !== l) continue;
+          const g = this.read(result, variantGradName(kind, renameLayer(this.model, t.name, l, c.representative)));
+          const prev = grads.get(t.name);
+          if (prev === undefined) grads.set(t.name, g);
+          else for (let i = 0; i < prev.length; i++) prev[i] = (prev[i] ?? 0) + (g[i] ?? 0);
+        }
+      }
+      if (kind !== 'weights') dHidden = this.read(result, variantGradName(kind, HIDDEN_INPUT));
+    }
+    return { loss, grads, depth: plan.kinds.length };
+  }
+
+  /** log p(target) per position [batch * seq] (0 where ignored), in inference mode, with the per-layer scale [L]. */
+  async tokenLogprobs(batch: TrainBatch, layerScale: Float32Array): Promise<FloatArray> {
+    const s = this.shape(batch);
+    const dims = [batch.batch * batch.seq, this.model.config.hiddenSize];
+    const base = batchFeeds(batch);
+    const adapter = this.adapterFeeds(undefined, 0);
+    const embed = await this.single('embed', s);
+    let hidden = this.read(await embed.run(this.feeds(embed, base, adapter, 0, 0)), HIDDEN_OUTPUT);
+    const L = this.model.config.numLayers;
+    for (let p = 0; p < this.layers.length; p++) {
+      const l = this.layers[p] ?? 0;
+      const c = this.classOf(p, s);
+      c.score ??= this.open(buildScoreBlock(this.model, this.adapter, c.representative, s), this.label(`layer ${c.representative} score`, s));
+      const session = await c.score;
+      // The block graph reads the scale entry of its representative layer: every entry carries layer l's.
+      const scale = this.dtype === 'float64' ? new Float64Array(L).fill(layerScale[l] ?? 1) : new Float32Array(L).fill(layerScale[l] ?? 1);
+      const given = { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims), [LAYER_SCALE_INPUT]: hostTensor(LAYER_SCALE_INPUT, scale, [L]) };
+      hidden = this.read(await session.run(this.feeds(session, given, adapter, c.representative, l)), HIDDEN_OUTPUT);
+    }
+    const head = await this.single('head score', s);
+    return this.read(await head.run(this.feeds(head, { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims) }, adapter, 0, 0)), LOGPROB_OUTPUT);
+  }
+
+  /** Sessions open (embed, heads and each layer shape's block sessions). */
+  sessionCount(): number {
+    let n = this.singles.size;
+    for (const bucket of this.buckets.values()) {
+      for (const c of bucket.values()) n += [c.forward, c.plainForward, c.score, ...Object.values(c.backward)].filter((x) => x !== undefined).length;
+    }
+    return n;
+  }
+
+  async dispose(): Promise<void> {
+    const all: Promise<RuntimeSession>[] = [...this.singles.values()];
+    for (const bucket of this.buckets.values()) {
+      for (const c of bucket.values()) all.push(...[c.forward, c.plainForward, c.score, ...Object.values(c.backward)].filter((x): x is Promise<RuntimeSession> => x !== undefined));
+    }
+    this.singles.clear();
+    this.buckets.clear();
+    for (const s of all) await (await s).dispose();
+  }
+}
+
+export type { TensorData };
