@@ -35,7 +35,11 @@ export interface LabSettings {
   readonly threads: number;
 }
 
-export const DEMO_SETTINGS: LabSettings = { task: 'city-choice', steps: 150, batchSize: 16, lr: 2e-3, seed: 0, evalLimit: 200, threads: 0 };
+/**
+ * lr 6e-3: with 2e-3, IST (2 of 8 layers a step, so each layer gets about a quarter of the 150 updates) reached
+ * 24.5% on city-choice while uniform reached 100%; at 6e-3 IST reached 95% and uniform 99.5% (200 test items).
+ */
+export const DEMO_SETTINGS: LabSettings = { task: 'city-choice', steps: 150, batchSize: 16, lr: 6e-3, seed: 0, evalLimit: 200, threads: 0 };
 
 export const DEMO_EXPERIMENTS: readonly LabExperiment[] = [
   { kind: 'tune', name: 'lora-uniform', selection: 'uniform' },
