@@ -15,7 +15,7 @@ export const command: CliCommand = {
     'Validates the config, runs its task in a job process and writes a run folder',
     '(default <configDir>/.peft-lab/runs/<run-id>/, or exactly DIR with --out).',
     'Progress goes to stderr; the run folder is the last line on stdout.',
-    '  --out DIR      write the run folder here',
+    '  --out DIR      write the run folder here (a folder that already holds a run is refused: use --resume)',
     '  --resume RUNDIR  continue a cancelled or crashed tune run from its latest checkpoint, or an offsite run from its last completed step (same config)',
     '  --device D     override runtime.device',
     '  --threads N    override runtime.threads (0 = ONNX Runtime default)',

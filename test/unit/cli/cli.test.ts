@@ -7,6 +7,7 @@ import { commands } from '../../../src/cli/commands';
 import { main } from '../../../src/cli/main';
 import { readSummary } from '../../../src/engine/runs';
 import { parseJobEvent } from '../../../src/protocol/worker';
+import { FIXTURES } from '../models/fixturePaths';
 import { deviceCheckConfigText, repoRoot, tempDir, testBundles, writeConfig, type TestBundles } from '../jobs/testBundles';
 
 interface CliResult {
@@ -144,10 +145,12 @@ describe('cli: peft-lab as a process', function () {
 
   it('a failed job exits 1 with the error, and still prints the run folder', async () => {
     const dir = tempDir('cli');
-    writeConfig(dir, 't.peft.json', JSON.stringify({ name: 't', task: 'tune', model: 'gpt2', data: { train: 'd.json' } }));
+    // Files that exist (a missing one is a config error, exit 2) but a data file that is not JSON: the job fails.
+    writeConfig(dir, 't.peft.json', JSON.stringify({ name: 't', task: 'tune', model: FIXTURES.gpt2, data: { train: 'd.json' } }));
+    fs.writeFileSync(path.join(dir, 'd.json'), '{ not json');
     const result = await runCli(bundles, ['run', 't.peft.json'], dir);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /error: gpt2: no such folder.*\(at \$\.model\)/);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /error: .*d\.json: cannot read JSON/);
     assert.equal(readSummary(lines(result.stdout).pop() ?? '')?.status, 'failed');
   });
 
