@@ -10,6 +10,8 @@ export interface RuntimeSettings {
   threads: number;
   /** tune: layer-granular execution (default) or one monolithic session per bucket (train/peftGraph.ts). */
   execution?: 'blocks' | 'graph';
+  /** tune, execution 'blocks': recompute each layer's activations before its backward (activation checkpointing). */
+  recompute?: boolean;
 }
 
 interface ConfigBase {

@@ -134,7 +134,7 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
   try {
     const { tokenizer, train, evalExamples, choices, padId } = loadTaskData(model, config.data, ctx);
     const adapter = createAdapter(config.peft, config.train.seed);
-    runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads, execution: config.runtime.execution ?? 'blocks' });
+    runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads, execution: config.runtime.execution ?? 'blocks', recompute: config.runtime.recompute ?? false });
     const trainSeq = longest(train);
     // Creates the adapter's modules (LoRA: A Kaiming-uniform from the seed, B = 0; bottleneck: W_down
     // Kaiming-uniform, W_up and the biases 0) and the train sessions.

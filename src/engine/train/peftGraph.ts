@@ -134,6 +134,8 @@ export interface SessionSettings {
    * once, the backward stops at the lowest wanted layer); 'graph': one monolithic session per bucket.
    */
   readonly execution?: 'blocks' | 'graph';
+  /** 'blocks': keep only each layer's input and recompute its activations just before its backward. */
+  readonly recompute?: boolean;
 }
 
 export interface ProviderInfo {

@@ -26,7 +26,7 @@ describe('experiment config validation', () => {
     const result = validateConfigText('{ "name": "n", "task": "device-check" }', '/x/a.peft.json');
     assert.ok(result.ok);
     assert.deepEqual(result.config, {
-      name: 'n', task: 'device-check', deviceCheck: { size: 512, repeats: 20 }, runtime: { device: 'auto', threads: 0, execution: 'blocks' },
+      name: 'n', task: 'device-check', deviceCheck: { size: 512, repeats: 20 }, runtime: { device: 'auto', threads: 0, execution: 'blocks', recompute: false },
     });
   });
 
@@ -34,7 +34,7 @@ describe('experiment config validation', () => {
     const result = validateConfigText('{ "name": "n", "task": "device-check", "deviceCheck": { "size": 64 }, "runtime": { "threads": 2 } }', '/x/a.peft.json');
     assert.ok(result.ok && result.config.task === 'device-check');
     assert.deepEqual(result.config.deviceCheck, { size: 64, repeats: 20 });
-    assert.deepEqual(result.config.runtime, { device: 'auto', threads: 2, execution: 'blocks' });
+    assert.deepEqual(result.config.runtime, { device: 'auto', threads: 2, execution: 'blocks', recompute: false });
   });
 
   it('reports an unknown key with its JSON path, the key and its line:col', () => {
@@ -43,7 +43,7 @@ describe('experiment config validation', () => {
     assert.equal(issues.length, 1);
     const [issue] = issues;
     assert.equal(issue?.jsonPath, '$.runtime.thread');
-    assert.match(issue?.message ?? '', /unknown key 'thread' \(allowed: device, threads, execution\)/);
+    assert.match(issue?.message ?? '', /unknown key 'thread' \(allowed: device, threads, execution, recompute\)/);
     assert.deepEqual({ line: issue?.line, column: issue?.column }, positionOf(text, '"thread"'));
   });
 
@@ -144,8 +144,8 @@ describe('experiment config validation', () => {
   it('applies runtime overrides without touching the original', () => {
     const config = defaultDeviceCheckConfig();
     const overridden = applyRuntimeOverrides(config, { device: 'cpu', threads: 3 });
-    assert.deepEqual(overridden.runtime, { device: 'cpu', threads: 3, execution: 'blocks' });
-    assert.deepEqual(config.runtime, { device: 'auto', threads: 0, execution: 'blocks' });
+    assert.deepEqual(overridden.runtime, { device: 'cpu', threads: 3, execution: 'blocks', recompute: false });
+    assert.deepEqual(config.runtime, { device: 'auto', threads: 0, execution: 'blocks', recompute: false });
   });
 
   it('the built-in demo config is valid as written', () => {

@@ -75,7 +75,7 @@ describe('jobs: the worker process', function () {
     assert.deepEqual(result.summary, summary);
 
     const config: unknown = JSON.parse(fs.readFileSync(path.join(job.runDir, 'config.json'), 'utf8'));
-    assert.deepEqual(config, { name: 'Job test', task: 'device-check', deviceCheck: { size: 48, repeats: 3 }, runtime: { device: 'cpu', threads: 1 } });
+    assert.deepEqual(config, { name: 'Job test', task: 'device-check', deviceCheck: { size: 48, repeats: 3 }, runtime: { device: 'cpu', threads: 1, execution: 'blocks', recompute: false } });
     assert.match(fs.readFileSync(path.join(job.runDir, 'log.txt'), 'utf8'), /started device-check 'Job test'[\s\S]*completed/);
     assert.deepEqual(fs.readdirSync(job.runDir).sort(), ['config.json', 'log.txt', 'metrics.jsonl', 'summary.json']);
   });
@@ -90,7 +90,7 @@ describe('jobs: the worker process', function () {
     assert.equal(result.status, 'completed');
     assert.deepEqual(result.summary.device, { requested: 'cpu', used: 'cpu' });
     const config: unknown = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
-    assert.deepEqual(config, { name: 'o', task: 'device-check', deviceCheck: { size: 16, repeats: 1 }, runtime: { device: 'cpu', threads: 1 } });
+    assert.deepEqual(config, { name: 'o', task: 'device-check', deviceCheck: { size: 16, repeats: 1 }, runtime: { device: 'cpu', threads: 1, execution: 'blocks', recompute: false } });
   });
 
   it('cancel stops a running job within 2 s and records cancelled, keeping the other fields', async () => {

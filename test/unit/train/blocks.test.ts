@@ -1,7 +1,8 @@
 // Layer-granular execution (train/blocks.ts, blockRunner.ts) against the monolithic train graph: the same loss
 // and adapter gradients in float64 (to 1e-10) and float32, for GPT-2 (dropout masks), LLaMA and OPT (ReLU mask
 // recomputed in the backward); a truncated backward gives exactly the full backward's gradients for the wanted
-// layers and stops at the lowest one; scoring with a per-layer scale equals the monolithic score graph.
+// layers and stops at the lowest one; recomputing activations changes no bit; scoring with a per-layer scale
+// equals the monolithic score graph.
 import { strict as assert } from 'node:assert';
 import { makeBatch, type TrainBatch } from '../../../src/engine/data/batches';
 import { toModelBytes } from '../../../src/engine/graph/serialize';
@@ -118,6 +119,24 @@ describe('train: layer-granular execution', function () {
           for (const t of wanted) assert.ok(maxRelDiff(part.grads.get(t.name) ?? [], full.grads.get(t.name) ?? []) <= 1e-12, t.name);
         } finally {
           await ex.dispose();
+        }
+      });
+
+      it('recompute (activation checkpointing) gives bit-identical loss and gradients, full and truncated', async () => {
+        const plain = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 });
+        const again = new BlockExecutor(model, lora, { device: 'cpu', threads: 1, recompute: true });
+        try {
+          for (const wanted of [() => true, (l: number) => l === 1]) {
+            const a = await plain.trainStep(batch, new Rng(8), wanted);
+            const b = await again.trainStep(batch, new Rng(8), wanted);
+            assert.equal(b.loss, a.loss);
+            assert.equal(b.depth, a.depth);
+            assert.deepEqual([...b.grads.keys()], [...a.grads.keys()]);
+            for (const [name, g] of a.grads) assert.deepEqual(b.grads.get(name), g, name);
+          }
+        } finally {
+          await plain.dispose();
+          await again.dispose();
         }
       });
 
