@@ -26,6 +26,11 @@ export interface RuntimeSessionOptions {
    * on an idle machine but burns CPU that other processes on a busy one could use.
    */
   allowSpinning?: boolean;
+  /**
+   * ORT's CPU arena (default true) keeps each session's peak working memory for reuse; sessions that run one after
+   * another (layer-granular execution) would each keep their own peak.
+   */
+  memoryArena?: boolean;
   /** Writes an ORT JSON profile (see RuntimeSession.endProfiling). */
   enableProfiling?: boolean;
   profileFilePrefix?: string;
@@ -74,6 +79,7 @@ function ortSessionOptions(provider: ExecutionProviderName, options: RuntimeSess
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: options.logSeverityLevel ?? 3,
     ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+    ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
     ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(options.enableProfiling ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix ?? 'peft-lab-ort-profile' } : {}),
   };

@@ -89,13 +89,14 @@ export class BlockExecutor {
     return n;
   }
 
-  private open(part: GraphPart, label: string): Promise<RuntimeSession> {
+  /** `arena` false: ORT returns the session's working memory after each run (sessions used only now and then). */
+  private open(part: GraphPart, label: string, arena = true): Promise<RuntimeSession> {
     // ORT's extended fusions (QuickGelu from SiLU) have float32 kernels only.
     const level = this.dtype === 'float64' ? { graphOptimizationLevel: 'basic' as const } : {};
     // Each session has its own intra-op pool; a step alternates between several sessions, and threads left
     // spinning by the previous one steal the cores of the next (GPT-2 small on 2 cores: 2450 -> 2050 ms/step).
     return createSession({ bytes: partModelBytes(part) }, {
-      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level,
+      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level, ...(arena ? {} : { memoryArena: false }),
     })
       .then((s) => {
         this.provider ??= s.provider;
@@ -143,7 +144,8 @@ export class BlockExecutor {
     let p = this.singles.get(key);
     if (p === undefined) {
       const part = what === 'embed' ? buildEmbedPart(this.model, s) : buildHeadPart(this.model, what === 'head train' ? 'train' : 'score', s);
-      p = this.open(part, this.label(what, s));
+      // Scoring runs every few steps (IST's rollouts, evaluation): its logits-sized buffers are not kept.
+      p = this.open(part, this.label(what, s), what !== 'head score');
       this.singles.set(key, p);
     }
     return p;
@@ -279,7 +281,7 @@ export class BlockExecutor {
     for (let p = 0; p < this.layers.length; p++) {
       const l = this.layers[p] ?? 0;
       const c = this.classOf(p, s);
-      c.score ??= this.open(buildScoreBlock(this.model, this.adapter, c.representative, s), this.label(`layer ${c.representative} score`, s));
+      c.score ??= this.open(buildScoreBlock(this.model, this.adapter, c.representative, s), this.label(`layer ${c.representative} score`, s), false);
       const session = await c.score;
       // The block graph reads the scale entry of its representative layer: every entry carries layer l's.
       const scale = this.dtype === 'float64' ? new Float64Array(L).fill(layerScale[l] ?? 1) : new Float32Array(L).fill(layerScale[l] ?? 1);
