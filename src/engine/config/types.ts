@@ -38,6 +38,8 @@ export interface TuneData {
   eval?: string;
   format: 'llm-adapters' | 'jsonl' | 'text' | 'tokens';
   maxLength: number;
+  /** llm-adapters: loss on the prompt too (the authors' train_on_inputs=True). */
+  trainOnInputs: boolean;
   limit: { train: number; eval: number };
 }
 

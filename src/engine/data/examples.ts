@@ -1,7 +1,7 @@
 // Reading training / evaluation data into token-id examples. Labels follow the transformers convention: aligned
 // with input ids (the shift to next-token targets happens when batching), IGNORE_INDEX where no loss is taken.
 import * as fs from 'node:fs';
-import { answerChoices, llmAdaptersPrompt, llmAdaptersText } from './template';
+import { answerChoices, llmAdaptersEvalPrompt, llmAdaptersPrompt, llmAdaptersText } from './template';
 
 export const IGNORE_INDEX = -100;
 
@@ -11,6 +11,8 @@ export interface TokenExample {
   readonly ids: readonly number[];
   /** Same length as ids; IGNORE_INDEX on tokens that are not predicted (the prompt of an instruction example). */
   readonly labels: readonly number[];
+  /** Instruction examples: how many leading ids are the prompt (the rest is the response, + EOS). */
+  readonly promptLength?: number;
 }
 
 /** An LLM-Adapters record, validated. */
@@ -31,6 +33,11 @@ export interface ReadOptions {
   readonly maxLength: number;
   /** At most this many examples (0 = all), taken from the start of the file. */
   readonly limit: number;
+  /**
+   * Instruction examples: take the loss on the prompt too (finetune.py's train_on_inputs=True, the default of the
+   * IST authors' and LLM-Adapters' scripts), or only on the response (false). Other formats always predict every token. Default true.
+   */
+  readonly trainOnInputs?: boolean;
 }
 
 function readJsonFile(file: string): unknown {
@@ -86,16 +93,17 @@ export function readInstructionRecords(file: string, limit = 0): InstructionReco
 }
 
 /**
- * Tokenizes an instruction example as LLM-Adapters' finetune.py does (train_on_inputs=False, add_eos_token=True):
- * full = prompt + output (+ EOS when it fits the cutoff), labels IGNORE_INDEX over the prompt's tokens.
+ * Tokenizes an instruction example as finetune.py's generate_and_tokenize_prompt does (add_eos_token=True):
+ * full = prompt + output (+ EOS when it fits the cutoff); labels are the ids, or with trainOnInputs false
+ * IGNORE_INDEX over the prompt's tokens (the prompt's length measured as theirs: the template with an empty output).
  */
-export function instructionExample(record: InstructionRecord, tokenizer: TextEncoder, maxLength: number): TokenExample {
+export function instructionExample(record: InstructionRecord, tokenizer: TextEncoder, maxLength: number, trainOnInputs: boolean): TokenExample {
   let ids = tokenizer.encode(llmAdaptersText(record.instruction, record.input, record.output)).slice(0, maxLength);
   const eos = tokenizer.eosTokenId;
   if (eos !== undefined && ids.length < maxLength && ids[ids.length - 1] !== eos) ids = [...ids, eos];
   const promptLength = Math.min(ids.length, tokenizer.encode(llmAdaptersPrompt(record.instruction, record.input)).length);
-  const labels = ids.map((id, i) => (i < promptLength ? IGNORE_INDEX : id));
-  return { ids, labels };
+  const labels = trainOnInputs ? [...ids] : ids.map((id, i) => (i < promptLength ? IGNORE_INDEX : id));
+  return { ids, labels, promptLength };
 }
 
 /** Reads a training / evaluation file into token examples. Text formats need a tokenizer. */
@@ -112,7 +120,7 @@ export function readExamples(file: string, format: DataFormat, options: ReadOpti
   switch (format) {
     case 'llm-adapters': {
       const tok = need();
-      examples = readInstructionRecords(file, options.limit).map((r) => instructionExample(r, tok, options.maxLength));
+      examples = readInstructionRecords(file, options.limit).map((r) => instructionExample(r, tok, options.maxLength, options.trainOnInputs ?? true));
       break;
     }
     case 'tokens':
@@ -152,6 +160,8 @@ export function readExamples(file: string, format: DataFormat, options: ReadOpti
 /** A multiple-choice item: the prompt, the candidate continuations, and the index of the right one. */
 export interface ChoiceItem {
   readonly prompt: string;
+  /** What generation-based evaluation continues (the authors' evaluation template); `prompt` when absent. */
+  readonly generationPrompt?: string;
   readonly continuations: readonly string[];
   readonly labels: readonly string[];
   readonly answer: number;
@@ -165,7 +175,8 @@ export function readChoiceItems(file: string, limit = 0): ChoiceItem[] {
     if (labels === undefined) throw new Error(`${file}: $[${i}].instruction has no 'Answer format: a/b/...' line to take the choices from`);
     const answer = labels.indexOf(r.answer);
     if (answer < 0) throw new Error(`${file}: $[${i}].answer '${r.answer}' is not one of ${labels.join('/')}`);
-    items.push({ prompt: llmAdaptersPrompt(r.instruction, r.input), continuations: labels.map((l) => `the correct answer is ${l}`), labels, answer });
+    items.push({
+      prompt: llmAdaptersPrompt(r.instruction, r.input), generationPrompt: llmAdaptersEvalPrompt(r.instruction, r.input), continuations: labels.map((l) => `the correct answer is ${l}`), labels, answer });
   });
   return items;
 }

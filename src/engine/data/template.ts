@@ -1,20 +1,38 @@
-// The LLM-Adapters prompt template (AGI-Edgerunners/LLM-Adapters, finetune.py generate_prompt), used for
-// training and evaluating on their commonsense JSON sets.
+// The prompt templates of the IST authors' harness (antgroup/importance-aware-sparse-tuning-IST-paper, copied
+// from AGI-Edgerunners/LLM-Adapters): finetune.py's generate_prompt for training, commonsense_evaluate.py's for
+// generation. Their f-strings sit inside indented Python code, so every line after the header carries that code's
+// 16 spaces, and the header ends in trailing spaces that differ between the two scripts (training: one with an
+// input, two without; evaluation: none with an input, one without). Kept as written, since a SentencePiece
+// tokenizer turns the spaces into tokens the model is trained and evaluated on.
 
+const INDENT = '                ';
 const HEADER_NO_INPUT = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.';
 const HEADER_WITH_INPUT =
   'Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.';
 
-/** The prompt up to and including "### Response:\n" (the part the loss ignores). */
-export function llmAdaptersPrompt(instruction: string, input: string): string {
-  return input.length > 0
-    ? `${HEADER_WITH_INPUT}\n\n### Instruction:\n${instruction}\n\n### Input:\n${input}\n\n### Response:\n`
-    : `${HEADER_NO_INPUT}\n\n### Instruction:\n${instruction}\n\n### Response:\n`;
+function body(instruction: string, input: string, response: string): string {
+  const inputBlock = input.length > 0 ? `${INDENT}### Input:\n${INDENT}${input}\n\n` : '';
+  return `${INDENT}### Instruction:\n${INDENT}${instruction}\n\n${inputBlock}${INDENT}### Response:\n${INDENT}${response}`;
 }
 
-/** Prompt followed by the response (the training text). */
+/** finetune.py's generate_prompt: the training text (prompt followed by the response). */
 export function llmAdaptersText(instruction: string, input: string, output: string): string {
-  return `${llmAdaptersPrompt(instruction, input)}${output}`;
+  const header = input.length > 0 ? `${HEADER_WITH_INPUT} ` : `${HEADER_NO_INPUT}  `;
+  return `${header}\n\n${body(instruction, input, output)}`;
+}
+
+/**
+ * The training text with an empty response, as finetune.py tokenizes it to find the prompt's length when
+ * train_on_inputs=False; also the prefix that likelihood scoring continues with a response.
+ */
+export function llmAdaptersPrompt(instruction: string, input: string): string {
+  return llmAdaptersText(instruction, input, '');
+}
+
+/** commonsense_evaluate.py's generate_prompt: what generation-based evaluation continues. */
+export function llmAdaptersEvalPrompt(instruction: string, input: string): string {
+  const header = input.length > 0 ? HEADER_WITH_INPUT : `${HEADER_NO_INPUT} `;
+  return `${header}\n\n${body(instruction, input, '')}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Accuracy by generation and answer extraction on the LLM-Adapters commonsense sets, as their evaluation script
- * (AGI-Edgerunners/LLM-Adapters, commonsense_evaluate.py) scores them: the model continues the prompt (the
- * training template up to "### Response:"), and the first occurrence in the generated text of one of the set's
+ * (AGI-Edgerunners/LLM-Adapters, commonsense_evaluate.py) scores them: the model continues their evaluation
+ * prompt (ChoiceItem.generationPrompt), and the first occurrence in the generated text of one of the set's
  * answer labels is the prediction; no occurrence counts as wrong. The label pattern per set is theirs: boolq
  * true|false, piqa solution1|solution2, social_i_qa / ARC / openbookqa answer1..answer5, hellaswag
  * ending1..ending4, winogrande option1|option2 (recognised here by the labels an item lists). Their script
@@ -61,7 +61,7 @@ export async function generationAccuracy(
   for (let start = 0; start < items.length; start += options.batchSize) {
     const chunk = items.slice(start, start + options.batchSize);
     // Long prompts keep their end (the question and the response header), as for the likelihood scores.
-    const prompts = chunk.map((item) => tokenizer.encode(item.prompt).slice(-options.maxLength));
+    const prompts = chunk.map((item) => tokenizer.encode(item.generationPrompt ?? item.prompt).slice(-options.maxLength));
     const generated = await runner.generate(prompts, {
       maxNewTokens: options.maxNewTokens, ...(tokenizer.eosTokenId === undefined ? {} : { eosTokenIds: [tokenizer.eosTokenId] }),
     });

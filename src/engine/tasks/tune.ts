@@ -92,12 +92,14 @@ export function loadTaskData(model: LoadedModel, d: TuneConfig['data'], ctx: Pic
   const needsTokenizer = d.format !== 'tokens' || evalIsInstructions;
   const tokenizer = needsTokenizer ? ModelTokenizer.load(model.dir, model.config.vocabSize) : undefined;
   const read = (file: string, limit: number, where = '$.data'): TokenExample[] => {
-    const examples = readExamples(file, d.format, { maxLength: d.maxLength, limit }, tokenizer);
+    const examples = readExamples(file, d.format, { maxLength: d.maxLength, limit, trainOnInputs: d.trainOnInputs }, tokenizer);
     let noTargets = 0;
     examples.forEach((e, i) => {
       const bad = e.ids.findIndex((id) => id >= model.config.vocabSize);
       if (bad >= 0) throw new TaskError(`${file}: example ${i}, token ${bad} is id ${e.ids[bad]}, not below the model's vocab_size ${model.config.vocabSize}`, where);
-      if (targetTokenCount(e) === 0) noTargets += 1;
+      // With the loss on inputs an example keeps targets when its answer is gone; count lost answers either way.
+      const answerLost = e.promptLength === undefined ? targetTokenCount(e) === 0 : e.ids.length <= e.promptLength;
+      if (answerLost) noTargets += 1;
     });
     // A prompt of maxLength tokens or more leaves its answer no target token: such examples add nothing to the
     // loss, and a set made only of them would "train" with loss 0 and gradient 0 and still complete.

@@ -39,7 +39,7 @@ export function isExperimentTemplate(value: unknown): value is ExperimentTemplat
 // Defaults that run as is: the built-in lab model and its task (LLM-Adapters JSON), paths relative to the config.
 const MODEL_PLACEHOLDER = BUILTIN_DEMO_MODEL;
 const DATA_PLACEHOLDER = {
-  train: `${LAB_DATA_DIR}/city-choice/train.json`, eval: `${LAB_DATA_DIR}/city-choice/test.json`, format: 'llm-adapters', maxLength: 128, limit: { train: 0, eval: 200 },
+  train: `${LAB_DATA_DIR}/city-choice/train.json`, eval: `${LAB_DATA_DIR}/city-choice/test.json`, format: 'llm-adapters', maxLength: 128, trainOnInputs: false, limit: { train: 0, eval: 200 },
 };
 const LORA_PLACEHOLDER = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj'] };
 const TRAIN_PLACEHOLDER = { steps: 150, batchSize: 16, optimizer: 'adamw', lr: 2e-3, warmupSteps: 10, seed: 0, evalEvery: 50, evalAtStart: true };

@@ -53,7 +53,8 @@ describe('eval: accuracy by generation and answer extraction', function () {
     assert.equal(r.correct, 3);
     assert.equal(r.accuracy, 0.6);
     assert.equal(r.predictions[3], '');
-    assert.deepEqual(seenPrompts, items.map((item) => tok.encode(item.prompt)));
+    assert.deepEqual(seenPrompts, items.map((item) => tok.encode(item.generationPrompt ?? '')));
+    assert.ok(items.every((item) => item.generationPrompt !== undefined && item.generationPrompt !== item.prompt));
   });
 
   it('runner.generate with a trained-looking LoRA equals greedy decoding by scoring every token through the score graph', async () => {

@@ -1,5 +1,5 @@
 // An LLM-Adapters tune on the tiny LLaMA fixture (text through its tokenizer): trains on ARC-Easy examples with
-// the loss on the response only, evaluates perplexity, multiple-choice accuracy by log-likelihood and by generation,
+// the loss on the response only (trainOnInputs false), evaluates perplexity, multiple-choice accuracy by log-likelihood and by generation,
 // and writes PEFT key names.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -16,7 +16,7 @@ describe('tune: LLM-Adapters data on the tiny LLaMA', function () {
     const file = path.join(dir, 'arc.peft.json');
     fs.writeFileSync(file, JSON.stringify({
       name: 'arc', task: 'tune', model: LLAMA_DIR,
-      data: { train: path.join(COMMONSENSE_DIR, 'ARC-Easy/train.json'), eval: path.join(COMMONSENSE_DIR, 'ARC-Easy/test.json'), format: 'llm-adapters', maxLength: 160, limit: { train: 8, eval: 4 } },
+      data: { train: path.join(COMMONSENSE_DIR, 'ARC-Easy/train.json'), eval: path.join(COMMONSENSE_DIR, 'ARC-Easy/test.json'), format: 'llm-adapters', maxLength: 160, trainOnInputs: false, limit: { train: 8, eval: 4 } },
       peft: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] },
       train: { steps: 4, batchSize: 4, gradAccum: 2, lr: 0.01, warmupSteps: 0, seed: 0, evalEvery: 0, evalBatchSize: 4, evalGenerationTokens: 4 },
       runtime: { device: 'cpu', threads: 1 },
