@@ -78,7 +78,8 @@ export const offsiteEmulatorStepSchema = z
   .object({
     parameterCount: count,
     fullParameterCount: count,
-    timings: z.object({ stats: z.number(), svd: z.number(), selection: z.number(), write: z.number(), evaluate: z.number() }).strip(),
+    // distill: method ot only (absent in states written before it existed).
+    timings: z.object({ stats: z.number(), svd: z.number(), selection: z.number(), write: z.number(), distill: z.number().optional(), evaluate: z.number() }).strip(),
     compressionSeconds: z.number(),
     diagnostics: z
       .object({ modules: z.array(emulatorModuleSchema).readonly(), loss: z.object({ full: metricValue, emulator: metricValue }).strict().optional() })
@@ -101,6 +102,10 @@ export const offsiteStepsSchema = z
   })
   .strict();
 export type OffsiteSteps = z.infer<typeof offsiteStepsSchema>;
+
+/** best-adapter/best.json: which step's adapter the folder holds and its validation loss (train.keepBest). */
+export const bestAdapterRecordSchema = z.object({ step: count, valLoss: z.number().finite() }).strict();
+export type BestAdapterRecord = z.infer<typeof bestAdapterRecordSchema>;
 
 /** offsite-state.json. */
 export const offsiteStateFileSchema = z.object({ fingerprint: z.string(), steps: offsiteStepsSchema }).strict();

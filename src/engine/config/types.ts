@@ -98,6 +98,10 @@ export interface TuneTrain {
   evalGenerationTokens: number;
   /** Evaluate before the first step too (zero-shot). */
   evalAtStart: boolean;
+  /** Training examples held out as a validation slice (0 = none). */
+  valExamples: number;
+  /** With a validation slice: write the adapter of the lowest validation loss. */
+  keepBest: boolean;
 }
 
 /** Which layers train each step (src/engine/ist/selection.ts). */

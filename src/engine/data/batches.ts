@@ -16,7 +16,7 @@ export function derivedRng(seed: number, tag: number, a = 0, b = 0): Rng {
   return new Rng(h >>> 0);
 }
 
-export const RNG_TAGS = { shuffle: 1, dropout: 2, init: 3 } as const;
+export const RNG_TAGS = { shuffle: 1, dropout: 2, init: 3, validation: 4 } as const;
 
 /**
  * The training order: epoch e visits the examples in the permutation shuffle(derivedRng(seed, shuffle, e));

@@ -10,7 +10,7 @@ import { isImportanceStep } from './sampling';
 import { createLayerScores } from './scores';
 import { selectLayers, type LayerSelectionStrategy } from './selection';
 
-/** derivedRng purposes of layer selection (apart from data/batches' RNG_TAGS 1..3). */
+/** derivedRng purposes of layer selection (apart from data/batches' RNG_TAGS 1..4). */
 export const SELECTION_RNG_TAGS = { select: 101, suppress: 102, scoreBatch: 103 } as const;
 
 /** The `{"type":"importance", ...}` record of metrics.jsonl. */

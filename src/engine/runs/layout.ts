@@ -12,6 +12,8 @@ export const RUN_FILES = {
   log: 'log.txt',
   lock: 'run.lock',
   heartbeat: 'heartbeat.json',
+  /** The adapter of the step with the lowest validation loss (train.keepBest), with best.json. */
+  bestAdapter: 'best-adapter',
 } as const;
 
 /**

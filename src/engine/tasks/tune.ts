@@ -7,6 +7,7 @@ import type { MetricRecord, RunSummary } from '../../protocol/runFiles';
 import type { TuneConfig } from '../config/types';
 import { derivedRng, RNG_TAGS } from '../data/batches';
 import { readChoiceItems, readExamples, targetTokenCount, type ChoiceItem, type TokenExample } from '../data/examples';
+import { splitValidation } from '../data/validationSplit';
 import { generationAccuracy, multipleChoiceAccuracy, perplexity } from '../eval';
 import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
@@ -16,6 +17,7 @@ import { layerBudget, LayerSelector } from '../ist';
 import { LoraAdapter } from '../peft/lora';
 import { writeFileAtomic } from '../runs/atomic';
 import { RUN_FILES } from '../runs/layout';
+import { readBestAdapter, saveBestAdapter } from '../train/bestAdapter';
 import { findCheckpoint, restoreCheckpoint, saveCheckpoint, type CheckpointInfo } from '../train/checkpoint';
 import { PeftSessionRunner } from '../train/peftGraph';
 import type { PeftRunner } from '../train/runner';
@@ -38,6 +40,8 @@ export interface TuneSetup {
   readonly trainSeq: number;
   readonly evalExamples: readonly TokenExample[] | undefined;
   readonly evalSeq: number;
+  /** train.valExamples drawn from the training file (not in `train`); empty without them. */
+  readonly validation: readonly TokenExample[];
   readonly choices: readonly ChoiceItem[] | undefined;
   readonly padId: number;
   dispose(): Promise<void>;
@@ -134,7 +138,15 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
   }
   let runner: PeftSessionRunner<PeftAdapter> | undefined;
   try {
-    const { tokenizer, train, evalExamples, choices, padId } = loadTaskData(model, config.data, ctx);
+    const data = loadTaskData(model, config.data, ctx);
+    const { tokenizer, evalExamples, choices, padId } = data;
+    let split: { train: TokenExample[]; validation: TokenExample[] };
+    try {
+      split = splitValidation(data.train, config.train.valExamples, config.train.seed);
+    } catch (e) {
+      throw new TaskError(`${config.data.train}: ${e instanceof Error ? e.message : String(e)}`, '$.train.valExamples');
+    }
+    const { train, validation } = split;
     const adapter = createAdapter(config.peft, config.train.seed);
     runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads, execution: config.runtime.execution ?? 'blocks', recompute: config.runtime.recompute ?? false });
     const trainSeq = longest(train);
@@ -152,7 +164,7 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
     }
     const finalRunner = runner;
     return {
-      model, tokenizer, adapter, runner, train, trainSeq, evalExamples, evalSeq: evalExamples === undefined ? 0 : longest(evalExamples), choices, padId,
+      model, tokenizer, adapter, runner, train, trainSeq, evalExamples, evalSeq: evalExamples === undefined ? 0 : longest(evalExamples), validation, choices, padId,
       dispose: async () => {
         await finalRunner.dispose();
         model.close();
@@ -191,7 +203,9 @@ export async function evaluateSetup(
 
 /** The settings a checkpoint must share with the config that resumes it. */
 export function tuneFingerprint(config: TuneConfig): string {
-  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalAtStart: _z, ...train } = config.train;
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalAtStart: _z, keepBest: _k, valExamples, ...rest } = config.train;
+  // valExamples changes the training set; left out at 0 so checkpoints from before the option still resume.
+  const train = valExamples > 0 ? { ...rest, valExamples } : rest;
   return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train, layerSelection: config.layerSelection, ist: config.ist });
 }
 
@@ -259,7 +273,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       ctx.log('info', `resuming from ${checkpoint.dir} (step ${start.completedSteps} of ${t.steps})`);
     }
     ctx.log('info', `${describeAdapter(config.peft)} on ${adapter.modules.size} projections (${adapter.parameterCount()} trainable values); ` +
-      `${setup.train.length} training examples, sequence length ${setup.trainSeq}`);
+      `${setup.train.length} training examples${setup.validation.length > 0 ? ` (+ ${setup.validation.length} held out for validation)` : ''}, sequence length ${setup.trainSeq}`);
     const trainer = new Trainer(runner, optimizer, setup.train, setup.trainSeq, setup.padId, {
       steps: t.steps, batchSize: t.batchSize, gradAccum: t.gradAccum, lr: t.lr, warmupSteps: t.warmupSteps, decay: t.decay,
       maxGradNorm: t.maxGradNorm, seed: t.seed, evalEvery: t.evalEvery, checkpointEvery: t.checkpointEvery,
@@ -277,8 +291,20 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       const dir = writeCheckpoint(p.completedSteps, p.consumed);
       ctx.log('warn', `cancelled after step ${p.completedSteps - 1}: checkpoint ${dir} (resume with peft-lab run <config> --resume ${ctx.runDir})`);
     });
+    // The validation slice's loss at each evaluation; with keepBest the lowest one's adapter is kept.
+    const keepBest = t.keepBest && setup.validation.length > 0;
+    let best = keepBest && start.completedSteps > 0 ? readBestAdapter(ctx.runDir, start.completedSteps)?.record : undefined;
+    const validate = async (step: number): Promise<Record<string, number>> => {
+      if (setup.validation.length === 0) return {};
+      const valLoss = (await perplexity(runner, setup.validation, longest(setup.validation), setup.padId, t.evalBatchSize)).loss;
+      if (keepBest && step >= 0 && Number.isFinite(valLoss) && (best === undefined || valLoss < best.valLoss)) {
+        best = { step, valLoss };
+        saveBestAdapter(ctx.runDir, adapter, info, best);
+      }
+      return { valLoss };
+    };
     const evalRecord = async (step: number): Promise<Record<string, number>> => {
-      const metrics = await evaluateSetup(setup, config);
+      const metrics = { ...(await evaluateSetup(setup, config)), ...(await validate(step)) };
       if (Object.keys(metrics).length > 0) ctx.emitMetric({ type: 'eval', step, ...metrics } satisfies MetricRecord);
       return metrics;
     };
@@ -310,11 +336,19 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
     }
     const done = trainer.progress();
     writeCheckpoint(done.completedSteps, done.consumed);
+    ctx.progress(1, 'evaluating');
+    const finalValidation = await validate(t.steps - 1);
+    const bestDir = readBestAdapter(ctx.runDir, t.steps)?.dir;
+    if (keepBest && best !== undefined && best.step !== t.steps - 1 && bestDir !== undefined) {
+      loadAdapterFolderInto(bestDir, adapter);
+      ctx.log('info', `keepBest: the adapter written is step ${best.step}'s (validation loss ${best.valLoss.toFixed(4)}; the last step's was ${finalValidation.valLoss?.toFixed(4) ?? '?'})`);
+    }
     const adapterDir = path.join(ctx.runDir, ADAPTER_DIR);
     saveAdapterFolder(adapterDir, adapter, info);
     ctx.artifact(adapterDir, 'adapter');
-    ctx.progress(1, 'evaluating');
-    const evalMetrics = await evalRecord(t.steps - 1);
+    // The eval set is scored on the adapter written (the best one with keepBest).
+    const evalMetrics = { ...(await evaluateSetup(setup, config)), ...finalValidation, ...(keepBest && best !== undefined ? { bestStep: best.step, bestValLoss: best.valLoss } : {}) };
+    if (Object.keys(evalMetrics).length > 0) ctx.emitMetric({ type: 'eval', step: t.steps - 1, ...evalMetrics } satisfies MetricRecord);
     const first = steps[0];
     const last = steps[steps.length - 1];
     // A resumed run's first loss is step 0's, from the part before the resume (kept in metrics.jsonl).
