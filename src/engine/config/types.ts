@@ -43,9 +43,12 @@ export interface TuneData {
   limit: { train: number; eval: number };
 }
 
-/** `peft` with method lora (src/engine/peft/lora.ts). The other method's keys are absent. */
+/**
+ * `peft` with method lora (src/engine/peft/lora.ts) or dora (src/engine/peft/dora.ts: the same keys, plus a
+ * trained magnitude per output feature). The bottleneck keys are absent.
+ */
 export interface TuneLoraPeft {
-  method: 'lora';
+  method: 'lora' | 'dora';
   r: number;
   alpha: number;
   dropout: number;
@@ -76,7 +79,7 @@ export interface TuneBottleneckPeft {
   rsLora?: never;
 }
 
-/** The `peft` block: the schema fills the defaults of the chosen method only and rejects the other's keys. */
+/** The `peft` block: the schema fills the defaults of the chosen method only and rejects the others' keys. */
 export type TunePeft = TuneLoraPeft | TuneBottleneckPeft;
 
 export interface TuneTrain {
@@ -113,7 +116,7 @@ export interface TuneIst extends IstOptions {
   backwardSessions: number;
 }
 
-/** PEFT fine-tuning, LoRA or bottleneck adapters (src/engine/tasks/tune.ts). */
+/** PEFT fine-tuning, LoRA, DoRA or bottleneck adapters (src/engine/tasks/tune.ts). */
 export interface TuneConfig extends ConfigBase {
   task: 'tune';
   /** A model folder (absolute after loading, when it exists relative to the config) or a hub id. */

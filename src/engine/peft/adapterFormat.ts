@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../models/safetensorsWriter';
 import { writeJsonAtomic } from '../runs/atomic';
-import type { LoraAdapter } from './lora';
+import type { LoraAdapter, LoraSpec } from './lora';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -30,6 +30,27 @@ export interface AdapterConfigJson {
   base_model_name_or_path: string;
   inference_mode: boolean;
   init_lora_weights: boolean;
+  /** DoRA adapters (doraFormat.ts) write true; plain LoRA folders omit it (PEFT reads absent as false). */
+  use_dora?: boolean;
+}
+
+/** The adapter_config.json of LoRA settings (shared by LoRA and DoRA folders). */
+export function loraAdapterConfig(spec: LoraSpec, info: { baseModel: string; modelFamily: string }): AdapterConfigJson {
+  return {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: spec.r,
+    lora_alpha: spec.alpha,
+    lora_dropout: spec.dropout,
+    target_modules: [...spec.targets],
+    // GPT-2's Conv1D stores [in, out]; PEFT needs this flag to merge the delta into such weights.
+    fan_in_fan_out: info.modelFamily === 'gpt2',
+    use_rslora: spec.rsLora === true,
+    bias: 'none',
+    base_model_name_or_path: info.baseModel,
+    inference_mode: true,
+    init_lora_weights: true,
+  };
 }
 
 /** Writes `dir/adapter_config.json` and `dir/adapter_model.safetensors` (each atomically). */
@@ -41,21 +62,7 @@ export function saveAdapter(dir: string, adapter: LoraAdapter, info: { baseModel
     tensors.push({ name: peftKey(m.path, 'B'), dtype: 'F32', shape: [m.outFeatures, adapter.spec.r], data: m.b });
   }
   writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
-  const config: AdapterConfigJson = {
-    peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
-    r: adapter.spec.r,
-    lora_alpha: adapter.spec.alpha,
-    lora_dropout: adapter.spec.dropout,
-    target_modules: [...adapter.spec.targets],
-    // GPT-2's Conv1D stores [in, out]; PEFT needs this flag to merge the delta into such weights.
-    fan_in_fan_out: info.modelFamily === 'gpt2',
-    use_rslora: adapter.spec.rsLora === true,
-    bias: 'none',
-    base_model_name_or_path: info.baseModel,
-    inference_mode: true,
-    init_lora_weights: true,
-  };
+  const config = loraAdapterConfig(adapter.spec, info);
   writeJsonAtomic(path.join(dir, ADAPTER_CONFIG_FILE), config);
 }
 

@@ -1,6 +1,7 @@
 /**
- * PEFT modules. LoRA and series/parallel bottleneck adapters through the models' LinearHook (both per-layer
- * methods, PerLayerAdapter), LoRA adapters in Hugging Face PEFT format and bottleneck adapters in LLM-Adapters'.
+ * PEFT modules. LoRA, DoRA and series/parallel bottleneck adapters through the models' LinearHook (per-layer
+ * methods, PerLayerAdapter), LoRA and DoRA adapters in Hugging Face PEFT format and bottleneck adapters in
+ * LLM-Adapters'.
  *
  *   const lora = new LoraAdapter({ r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj'] }, new Rng(seed));
  *   const graph = buildCausalLm(model, { batch, seq, linearHook: lora.hook({ train: true }) }); // creates A, B
@@ -16,6 +17,11 @@ export {
   BottleneckAdapter, bottleneckInputNames,
   type BottleneckActivation, type BottleneckModule, type BottleneckPlacement, type BottleneckSpec,
 } from './bottleneck';
+export {
+  DoraAdapter, doraInputNames, doraWeightNorm, modelWeightReader,
+  type BaseWeightReader, type DoraModule, type DoraSpec, type DoraWeightNorm,
+} from './dora';
+export { applyDoraWeights, doraMagnitudeKey, loadDoraAdapter, saveDoraAdapter, type LoadedDoraAdapter } from './doraFormat';
 export { applyBottleneckWeights, bottleneckKey, loadBottleneckAdapter, saveBottleneckAdapter, type BottleneckConfigJson, type LoadedBottleneckAdapter } from './bottleneckFormat';
 export { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from './adapterFolder';
 export { LAYER_SCALE_INPUT, type AdapterMask, type AdapterTensor, type PeftHookOptions, type PerLayerAdapter } from './perLayer';

@@ -1,4 +1,4 @@
-// The `tune` task: PEFT fine-tuning (LoRA or bottleneck adapters, peft.method) of a causal LM from a *.peft.json, with evaluation, checkpoints (resume
+// The `tune` task: PEFT fine-tuning (LoRA, DoRA or bottleneck adapters, peft.method) of a causal LM from a *.peft.json, with evaluation, checkpoints (resume
 // from the run folder's latest checkpoint), and the adapter written in Hugging Face PEFT format to
 // `<runDir>/adapter/`. Also the shared setup of `peft-lab eval`.
 import * as fs from 'node:fs';
@@ -13,6 +13,7 @@ import { loadModel, type LoadedModel } from '../models/model';
 import { ModelTokenizer } from '../models/tokenizer';
 import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
 import { BottleneckAdapter } from '../peft/bottleneck';
+import { DoraAdapter, modelWeightReader } from '../peft/dora';
 import { layerBudget, LayerSelector } from '../ist';
 import { LoraAdapter } from '../peft/lora';
 import { writeFileAtomic } from '../runs/atomic';
@@ -33,7 +34,7 @@ export const ADAPTER_DIR = 'adapter';
 export interface TuneSetup {
   readonly model: LoadedModel;
   readonly tokenizer: ModelTokenizer | undefined;
-  /** LoraAdapter or BottleneckAdapter, as peft.method says. */
+  /** LoraAdapter, DoraAdapter or BottleneckAdapter, as peft.method says. */
   readonly adapter: PeftAdapter;
   readonly runner: PeftSessionRunner<PeftAdapter>;
   readonly train: readonly TokenExample[];
@@ -47,20 +48,24 @@ export interface TuneSetup {
   dispose(): Promise<void>;
 }
 
-/** The adapter of the config's peft block; its modules are created when the first graph is built (seeded init). */
-export function createAdapter(peft: TuneConfig['peft'], seed: number): PeftAdapter {
+/**
+ * The adapter of the config's peft block; its modules are created when the first graph is built (seeded init;
+ * DoRA's magnitudes start at the norms of `model`'s weights).
+ */
+export function createAdapter(peft: TuneConfig['peft'], seed: number, model: LoadedModel): PeftAdapter {
   const rng = derivedRng(seed, RNG_TAGS.init);
   if (peft.method === 'bottleneck') {
     const { placement, bottleneckSize, activation, scaling, dropout, targets } = peft;
     return new BottleneckAdapter({ placement, bottleneckSize, activation, scaling, dropout, targets }, rng);
   }
-  return new LoraAdapter({ r: peft.r, alpha: peft.alpha, dropout: peft.dropout, targets: peft.targets, rsLora: peft.rsLora }, rng);
+  const spec = { r: peft.r, alpha: peft.alpha, dropout: peft.dropout, targets: peft.targets, rsLora: peft.rsLora };
+  return peft.method === 'dora' ? new DoraAdapter(spec, rng, modelWeightReader(model)) : new LoraAdapter(spec, rng);
 }
 
 function describeAdapter(peft: TuneConfig['peft']): string {
   return peft.method === 'bottleneck'
     ? `${peft.placement} bottleneck adapters (size ${peft.bottleneckSize}, ${peft.activation}, scaling ${peft.scaling})`
-    : `LoRA r=${peft.r} alpha=${peft.alpha}`;
+    : `${peft.method === 'dora' ? 'DoRA' : 'LoRA'} r=${peft.r} alpha=${peft.alpha}`;
 }
 
 // A loop, not Math.max(...): a spread of ~125k examples overflows the call stack.
@@ -147,7 +152,7 @@ export async function setupTune(config: TuneConfig, ctx: Pick<TaskContext, 'log'
       throw new TaskError(`${config.data.train}: ${e instanceof Error ? e.message : String(e)}`, '$.train.valExamples');
     }
     const { train, validation } = split;
-    const adapter = createAdapter(config.peft, config.train.seed);
+    const adapter = createAdapter(config.peft, config.train.seed, model);
     runner = new PeftSessionRunner<PeftAdapter>(model, adapter, { device: config.runtime.device, threads: config.runtime.threads, execution: config.runtime.execution ?? 'blocks', recompute: config.runtime.recompute ?? false });
     const trainSeq = longest(train);
     // Creates the adapter's modules (LoRA: A Kaiming-uniform from the seed, B = 0; bottleneck: W_down
