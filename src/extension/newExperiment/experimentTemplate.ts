@@ -28,6 +28,7 @@ export const EXPERIMENT_TEMPLATES = {
   'device-check': 'Device check: run a MatMul on the chosen device (runs as is)',
   lora: 'LoRA fine-tuning (tune) of the built-in lab model on its city-choice task; swap in your model and data',
   ist: 'IST: LoRA with importance-aware sparse layer selection (tune), on the built-in lab model',
+  'ist-paper': "IST, as in the paper: the authors' harness (lr 2e-4, warmup 100, batch 16, cutoff 256, r 32 / alpha 64 on q,k,v,up,down, loss on inputs, 120 validation examples every 80 steps, best kept); swap in your LLaMA and commonsense_170k.json",
   offsite: 'Offsite-tuning with a GradOT emulator (offsite), on the built-in lab model',
 } as const;
 export type ExperimentTemplate = keyof typeof EXPERIMENT_TEMPLATES;
@@ -43,6 +44,19 @@ const DATA_PLACEHOLDER = {
 };
 const LORA_PLACEHOLDER = { method: 'lora', r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj'] };
 const TRAIN_PLACEHOLDER = { steps: 150, batchSize: 16, optimizer: 'adamw', lr: 2e-3, warmupSteps: 10, seed: 0, evalEvery: 50, evalAtStart: true };
+const IST_PLACEHOLDER = { updateRatio: 0.25, suppressRatio: 0.5, interval: 10, rollouts: 3, scoreLr: 10, suppressionFactor: 0.25, scoreBatch: 16 };
+
+// The IST authors' llama_7B_LoRA_IST.sh + finetune.py defaults (antgroup/importance-aware-sparse-tuning-IST-paper):
+// batch 16 without accumulation, lr 2e-4 with 100 warmup steps and transformers' linear decay, AdamW without
+// weight decay, cutoff 256, LoRA r 32 / alpha 64 (their README's example) with dropout 0.05, train_on_inputs,
+// val_set_size 120 with eval and save every 80 steps and load_best_model_at_end. Their length is 3 epochs of
+// commonsense_170k; on the lab task 600 steps.
+const PAPER_DATA = { ...DATA_PLACEHOLDER, maxLength: 256, trainOnInputs: true };
+const PAPER_LORA = { method: 'lora', r: 32, alpha: 64, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'up_proj', 'down_proj'] };
+const PAPER_TRAIN = {
+  steps: 600, batchSize: 16, gradAccum: 1, optimizer: 'adamw', lr: 2e-4, weightDecay: 0, warmupSteps: 100, decay: 'linear', seed: 0,
+  evalEvery: 80, checkpointEvery: 80, valExamples: 120, keepBest: true,
+};
 
 /** The config of a template, named `name` (the schema's main defaults spelled out, so the user sees the knobs). */
 export function defaultExperimentConfig(name: string, template: ExperimentTemplate = 'device-check'): Record<string, unknown> {
@@ -57,10 +71,10 @@ export function defaultExperimentConfig(name: string, template: ExperimentTempla
     case 'ist':
       return {
         name: bare, task: 'tune', model: MODEL_PLACEHOLDER, data: DATA_PLACEHOLDER, peft: LORA_PLACEHOLDER, train: TRAIN_PLACEHOLDER,
-        layerSelection: 'ist',
-        ist: { updateRatio: 0.25, suppressRatio: 0.5, interval: 10, rollouts: 3, scoreLr: 10, suppressionFactor: 0.25, scoreBatch: 16 },
-        runtime,
+        layerSelection: 'ist', ist: IST_PLACEHOLDER, runtime,
       };
+    case 'ist-paper':
+      return { name: bare, task: 'tune', model: MODEL_PLACEHOLDER, data: PAPER_DATA, peft: PAPER_LORA, train: PAPER_TRAIN, layerSelection: 'ist', ist: IST_PLACEHOLDER, runtime };
     case 'offsite':
       return {
         name: bare, task: 'offsite', model: MODEL_PLACEHOLDER, data: DATA_PLACEHOLDER, peft: { method: 'lora', r: 8, alpha: 16, dropout: 0.05 },
