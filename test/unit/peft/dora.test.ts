@@ -4,7 +4,8 @@
 // against central finite differences on the tiny GPT-2 (dropout masks fed) and LLaMA — the default detached norm
 // against the loss with n held fixed, and the differentiated variant against the plain loss — the layer-granular
 // executor against the monolithic graph, the Hugging Face PEFT folder (use_dora, key names, shapes) and its reload,
-// and one tune run with IST layer selection on the tiny LLaMA whose saved adapter reloads through peft.init.
+// one tune run with IST layer selection on the tiny LLaMA whose saved adapter reloads through peft.init and whose
+// checkpoint resumes the same loss curve, and a run on the demo GPT-2 that learns.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,11 +22,12 @@ import { DoraAdapter, doraInputNames, doraWeightNorm, modelWeightReader, type Do
 import { LoraAdapter } from '../../../src/engine/peft/lora';
 import { dropoutMask, LAYER_SCALE_INPUT } from '../../../src/engine/peft/perLayer';
 import { createSession, hostTensor, type HostTensor } from '../../../src/engine/runtime';
-import { evaluateSetup, runTune, setupTune } from '../../../src/engine/tasks';
+import { evaluateSetup, runTune, setupTune, TaskCancelled } from '../../../src/engine/tasks';
 import { BlockExecutor } from '../../../src/engine/train/blockRunner';
+import { findCheckpoint } from '../../../src/engine/train/checkpoint';
 import { batchFeeds, buildPeftGraph, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT } from '../../../src/engine/train/peftGraph';
 import { Rng } from '../../../src/engine/util/random';
-import { loadTune, stepLosses, stubContext, tempDir } from '../tune/helpers';
+import { loadTune, stepLosses, stubContext, tempDir, writeTuneConfig } from '../tune/helpers';
 import { GPT2_DIR, LLAMA_DIR } from './fixtures';
 
 type Float = Float32Array | Float64Array;
@@ -445,7 +447,7 @@ describe('tune: DoRA with IST layer selection on the tiny LLaMA', function () {
     return file;
   }
 
-  it('trains (one of two layers a step, IST score updates), saves a use_dora folder, and peft.init reloads it with the same evaluation', async () => {
+  it('trains (one of two layers a step, IST score updates), saves a use_dora folder that peft.init reloads with the same evaluation, and resumes a checkpoint on the same loss curve', async () => {
     const dir = tempDir('dora-tune');
     const config = loadTune(writeConfig(dir));
     assert.equal(config.peft.method, 'dora');
@@ -490,5 +492,31 @@ describe('tune: DoRA with IST layer selection on the tiny LLaMA', function () {
     } finally {
       await setup.dispose();
     }
+    // Cancel after a checkpoint (step 3) and resume: the same loss curve (A, B, m, AdamW state and IST scores restored).
+    const cancelled = stubContext(path.join(dir, 'run-resume'));
+    cancelled.cancelAfterSteps = 3;
+    await assert.rejects(runTune(config, cancelled), TaskCancelled);
+    assert.equal(findCheckpoint(cancelled.runDir)?.state.step, 3);
+    const resumed = stubContext(cancelled.runDir);
+    assert.equal((await runTune(config, resumed)).metrics?.resumedFromStep, 3);
+    const lines = fs.readFileSync(path.join(cancelled.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l): unknown => JSON.parse(l));
+    const curve = lines.flatMap((r) => (typeof r === 'object' && r !== null && 'type' in r && r.type === 'step' && 'loss' in r && typeof r.loss === 'number' ? [r.loss] : []));
+    assert.deepEqual(curve, losses);
+  });
+});
+
+describe('tune: DoRA learns on the demo GPT-2 (Conv1D)', function () {
+  this.timeout(120_000);
+
+  it('drives the training loss on 32 examples well down (final < 0.5 x initial), as LoRA does', async () => {
+    const dir = tempDir('dora-demo');
+    const config = loadTune(writeTuneConfig(dir, { peft: { method: 'dora' } }));
+    assert.equal(config.peft.method, 'dora');
+    const ctx = stubContext(path.join(dir, 'run'));
+    await runTune(config, ctx);
+    const losses = stepLosses(ctx.metrics);
+    const [a, b] = [losses[0] ?? NaN, losses[losses.length - 1] ?? NaN];
+    console.log(`      loss ${a.toFixed(4)} -> ${b.toFixed(4)} in ${losses.length} steps`);
+    assert.ok(b < 0.5 * a, `loss ${a} -> ${b}`);
   });
 });
