@@ -97,8 +97,10 @@ export interface TuneTrain {
   evalEvery: number;
   checkpointEvery: number;
   evalBatchSize: number;
-  /** > 0: also accuracy by greedy generation of up to this many tokens + answer extraction (llm-adapters data). */
+  /** > 0: also accuracy by generation of up to this many tokens + answer extraction (llm-adapters data). */
   evalGenerationTokens: number;
+  /** Beams of that generation (1 = greedy; their commonsense_evaluate.py: 4). */
+  evalBeams: number;
   /** Evaluate before the first step too (zero-shot). */
   evalAtStart: boolean;
   /** Training examples held out as a validation slice (0 = none). */

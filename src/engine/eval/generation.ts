@@ -5,8 +5,8 @@
  * answer labels is the prediction; no occurrence counts as wrong. The label pattern per set is theirs: boolq
  * true|false, piqa solution1|solution2, social_i_qa / ARC / openbookqa answer1..answer5, hellaswag
  * ending1..ending4, winogrande option1|option2 (recognised here by the labels an item lists). Their script
- * decodes with 4-beam search; this one decodes greedily (the project has no beam search), up to
- * `maxNewTokens` (their default 32), stopping at EOS.
+ * decodes with 4-beam search up to 32 new tokens; here `numBeams` (train.evalBeams, default 4; 1 = greedy)
+ * and `maxNewTokens` (train.evalGenerationTokens) set those, a hypothesis ending at EOS.
  */
 import type { ChoiceItem } from '../data/examples';
 import type { PeftRunner } from '../train/runner';
@@ -53,7 +53,7 @@ export interface GenerationAccuracy {
 
 export async function generationAccuracy(
   runner: Pick<PeftRunner, 'generate'>, items: readonly ChoiceItem[], tokenizer: TextCodec,
-  options: { maxNewTokens: number; batchSize: number; maxLength: number },
+  options: { maxNewTokens: number; batchSize: number; maxLength: number; numBeams?: number },
 ): Promise<GenerationAccuracy> {
   const predictions: string[] = [];
   const outputs: string[] = [];
@@ -63,7 +63,8 @@ export async function generationAccuracy(
     // Long prompts keep their end (the question and the response header), as for the likelihood scores.
     const prompts = chunk.map((item) => tokenizer.encode(item.generationPrompt ?? item.prompt).slice(-options.maxLength));
     const generated = await runner.generate(prompts, {
-      maxNewTokens: options.maxNewTokens, ...(tokenizer.eosTokenId === undefined ? {} : { eosTokenIds: [tokenizer.eosTokenId] }),
+      maxNewTokens: options.maxNewTokens, numBeams: options.numBeams ?? 1,
+      ...(tokenizer.eosTokenId === undefined ? {} : { eosTokenIds: [tokenizer.eosTokenId] }),
     });
     chunk.forEach((item, i) => {
       const text = tokenizer.decode(generated[i] ?? [], { skipSpecialTokens: true });

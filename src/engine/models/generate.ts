@@ -51,7 +51,7 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
 
   const sessions: RuntimeSession[] = [];
   try {
-    const prefill = await session(model, sessions, { batch: B, seq: S, ...options.graph }, options.session);
+    const prefill = await openStepSession(model, sessions, { batch: B, seq: S, ...options.graph }, options.session);
     const first = await prefill.run({
       ...options.feeds,
       [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(prompt.ids), [B, S]),
@@ -99,7 +99,7 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
         }
       }
       if (done.every(Boolean) || step === maxNewTokens - 1) break;
-      decode ??= await session(model, sessions, { batch: B, seq: 1, kvCache: { pastLength: slots }, ...options.graph }, options.session);
+      decode ??= await openStepSession(model, sessions, { batch: B, seq: 1, kvCache: { pastLength: slots }, ...options.graph }, options.session);
       const mask = new Int32Array(B * (slots + 1));
       for (let b = 0; b < B; b++) {
         mask.set(cacheMask.subarray(b * slots, (b + 1) * slots), b * (slots + 1));
@@ -130,8 +130,11 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
   }
 }
 
-/** Builds the graph (logits of the last position, present keys/values as outputs) and opens a session on it. */
-async function session(model: LoadedModel, sessions: RuntimeSession[], options: CausalLmOptions, sessionOptions?: RuntimeSessionOptions): Promise<RuntimeSession> {
+/**
+ * Builds the graph (logits of the last position, present keys/values as outputs) and opens a session on it,
+ * added to `sessions` for the caller to dispose (shared with beamSearch.ts).
+ */
+export async function openStepSession(model: LoadedModel, sessions: RuntimeSession[], options: CausalLmOptions, sessionOptions?: RuntimeSessionOptions): Promise<RuntimeSession> {
   const graph = buildCausalLm(model, { ...options, builder: new GraphBuilder(`${model.config.modelType}_generate_s${options.seq}`) });
   const g = graph.builder;
   g.output(g.slice(graph.logits, [options.seq - 1], [options.seq], [1]), 'logits');

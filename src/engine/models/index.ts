@@ -7,6 +7,7 @@
  *   const batch = padBatch([[1, 2, 3], [4, 5]], 'right', padId);     // ids, mask, position ids [B, S]
  *   const { logits } = await computeLogits(model, batch);           // Float32Array [B, S, V]
  *   const out = await generate(model, prompts, { maxNewTokens: 32 }); // KV cache, greedy or sampled, EOS stop
+ *   const best = await beamSearch(model, prompts, { numBeams: 4, maxNewTokens: 32 }); // transformers' beam search
  *   model.close();                                                  // after the last graph is serialised
  *
  * Training / PEFT: build the graph yourself and wrap projections with a LinearHook:
@@ -33,6 +34,7 @@ export {
 } from './config';
 export { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, type StoredDtype } from './dtype';
 export { generate, type GenerateOptions, type GenerateResult } from './generate';
+export { beamSearch, searchBeams, type BeamSearchOptions, type BeamSearchResult, type BeamSearchSettings } from './beamSearch';
 export { hubCacheDir, ModelNotFoundError, resolveModelDir } from './hubCache';
 export { isModelInputError } from './inputErrors';
 export { formatSummary, summarizeModel, type ModelSummary } from './inspect';

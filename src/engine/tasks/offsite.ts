@@ -44,7 +44,7 @@ type TuneStep = OffsiteTuneStep;
 
 /** The settings the recorded steps depend on (evaluation cadence, batch size of evaluation and fullFinetune excluded). */
 export function offsiteFingerprint(config: OffsiteConfig): string {
-  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, ...train } = config.train;
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalBeams: _n, ...train } = config.train;
   const { fullFinetune: _f, ...offsite } = config.offsite;
   return JSON.stringify({ task: 'offsite', model: config.model, data: config.data, ...loraSettings(config), train, offsite });
 }

@@ -198,7 +198,7 @@ export async function evaluateSetup(
     Object.assign(metrics, { evalAccuracy: a.accuracy, evalCorrect: a.correct, evalTotal: a.total });
     if (config.train.evalGenerationTokens > 0) {
       const gen = await generationAccuracy(setup.runner, setup.choices, setup.tokenizer, {
-        maxNewTokens: config.train.evalGenerationTokens, batchSize, maxLength: config.data.maxLength,
+        maxNewTokens: config.train.evalGenerationTokens, numBeams: config.train.evalBeams, batchSize, maxLength: config.data.maxLength,
       });
       Object.assign(metrics, { evalGenerationAccuracy: gen.accuracy, evalGenerationCorrect: gen.correct });
     }
@@ -208,7 +208,7 @@ export async function evaluateSetup(
 
 /** The settings a checkpoint must share with the config that resumes it. */
 export function tuneFingerprint(config: TuneConfig): string {
-  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalAtStart: _z, keepBest: _k, valExamples, ...rest } = config.train;
+  const { evalEvery: _e, checkpointEvery: _c, evalBatchSize: _b, evalGenerationTokens: _g, evalBeams: _n, evalAtStart: _z, keepBest: _k, valExamples, ...rest } = config.train;
   // valExamples changes the training set; left out at 0 so checkpoints from before the option still resume.
   const train = valExamples > 0 ? { ...rest, valExamples } : rest;
   return JSON.stringify({ model: config.model, data: config.data, peft: config.peft, train, layerSelection: config.layerSelection, ist: config.ist });

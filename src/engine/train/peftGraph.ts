@@ -19,13 +19,14 @@ import { toModelBytes } from '../graph/serialize';
 import { IGNORE_INDEX } from '../data/examples';
 import type { TrainBatch } from '../data/batches';
 import { buildCausalLm, INPUT_NAMES } from '../models/causalLm';
+import { beamSearch } from '../models/beamSearch';
 import { generate } from '../models/generate';
 import type { LoadedModel } from '../models/model';
 import { dropoutMask, LAYER_SCALE_INPUT, type PerLayerAdapter } from '../peft/perLayer';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
 import type { Rng } from '../util/random';
 import { BlockExecutor } from './blockRunner';
-import type { PeftRunner } from './runner';
+import type { GenerationRequest, PeftRunner } from './runner';
 
 export const TARGETS_INPUT = 'targets';
 export const LOSS_OUTPUT = 'loss';
@@ -267,18 +268,20 @@ export class PeftSessionRunner<A extends PerLayerAdapter> implements PeftRunner 
   }
 
   /**
-   * Greedy generation through the adapter's inference hook, its weights fed as inputs (sessions are built per
-   * call: prompt and cache lengths set the shapes).
+   * Greedy or beam-search generation through the adapter's inference hook, its weights fed as inputs (sessions
+   * are built per call: prompt and cache lengths set the shapes).
    */
-  async generate(prompts: readonly (readonly number[])[], options: { maxNewTokens: number; eosTokenIds?: readonly number[] }): Promise<number[][]> {
-    const result = await generate(this.model, prompts, {
+  async generate(prompts: readonly (readonly number[])[], options: GenerationRequest): Promise<number[][]> {
+    const shared = {
       maxNewTokens: options.maxNewTokens,
       ...(options.eosTokenIds === undefined ? {} : { eosTokenIds: options.eosTokenIds }),
       graph: { linearHook: this.adapter.hook({ train: false }) },
       feeds: this.weightFeeds(undefined, 0),
       session: { executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads },
-    });
-    return result.tokens;
+    };
+    const beams = options.numBeams ?? 1;
+    // One beam is greedy decoding; generate() keeps it bit-for-bit as before beam search existed.
+    return (beams > 1 ? await beamSearch(this.model, prompts, { ...shared, numBeams: beams }) : await generate(this.model, prompts, shared)).tokens;
   }
 
   /** Parameters in gradient order. */

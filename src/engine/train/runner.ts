@@ -4,6 +4,14 @@
 import type { TrainBatch } from '../data/batches';
 import type { Rng } from '../util/random';
 
+/** What runner.generate decodes. */
+export interface GenerationRequest {
+  readonly maxNewTokens: number;
+  readonly eosTokenIds?: readonly number[];
+  /** Beams (default 1: greedy). */
+  readonly numBeams?: number;
+}
+
 export interface PeftRunner {
   /** Number of decoder layers (the length of the per-layer PEFT scale). */
   readonly layerCount: number;
@@ -25,9 +33,9 @@ export interface PeftRunner {
   /** Mean cross-entropy over the kept targets with the given layer scale (IST's rollouts). */
   meanLoss(batch: TrainBatch, layerScale?: Float32Array): Promise<number>;
   /**
-   * Greedy generation with the current PEFT weights (KV cache, stops a row at EOS): the new tokens per prompt,
-   * for generation-based evaluation.
+   * Generation with the current PEFT weights (KV cache, a row ends at EOS): the new tokens per prompt, for
+   * generation-based evaluation. numBeams > 1: beam search (models/beamSearch.ts), else greedy.
    */
-  generate(prompts: readonly (readonly number[])[], options: { maxNewTokens: number; eosTokenIds?: readonly number[] }): Promise<number[][]>;
+  generate(prompts: readonly (readonly number[])[], options: GenerationRequest): Promise<number[][]>;
   dispose(): Promise<void>;
 }
