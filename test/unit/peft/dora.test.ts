@@ -25,7 +25,7 @@ import { createSession, hostTensor, type HostTensor } from '../../../src/engine/
 import { evaluateSetup, runTune, setupTune, TaskCancelled } from '../../../src/engine/tasks';
 import { BlockExecutor } from '../../../src/engine/train/blockRunner';
 import { findCheckpoint } from '../../../src/engine/train/checkpoint';
-import { batchFeeds, buildPeftGraph, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT } from '../../../src/engine/train/peftGraph';
+import { batchFeeds, buildPeftGraph, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT, PeftSessionRunner } from '../../../src/engine/train/peftGraph';
 import { Rng } from '../../../src/engine/util/random';
 import { loadTune, stepLosses, stubContext, tempDir, writeTuneConfig } from '../tune/helpers';
 import { GPT2_DIR, LLAMA_DIR } from './fixtures';
@@ -128,6 +128,29 @@ describe('peft: DoRA module', () => {
       console.log(`      max relative difference to the base model: ${d.toExponential(2)}`);
       assert.ok(d < 1e-6, `max relative difference ${d}`);
     } finally {
+      model.close();
+    }
+  });
+});
+
+describe('peft: DoRA in generation (KV-cache graphs, evalGenerationTokens)', function () {
+  this.timeout(60_000);
+
+  it('a fresh adapter generates the base model\'s greedy tokens (a zero LoRA as the base)', async () => {
+    const model = loadModel(GPT2_DIR);
+    const s = spec({ r: 2, alpha: 4, dropout: 0.1, targets: ['c_attn', 'c_fc'] });
+    const dora = new PeftSessionRunner(model, new DoraAdapter(s, new Rng(1), modelWeightReader(model)), { device: 'cpu', threads: 1 });
+    const lora = new PeftSessionRunner(model, new LoraAdapter(s, new Rng(1)), { device: 'cpu', threads: 1 });
+    try {
+      dora.ensureModules();
+      lora.ensureModules();
+      const prompts = [[5, 9, 42], [1, 5]];
+      const got = await dora.generate(prompts, { maxNewTokens: 5 });
+      assert.equal(got.length, 2);
+      assert.deepEqual(got, await lora.generate(prompts, { maxNewTokens: 5 }));
+    } finally {
+      await dora.dispose();
+      await lora.dispose();
       model.close();
     }
   });
