@@ -32,7 +32,7 @@ export const command: CliCommand = {
     `Options (defaults): ${NUMERIC.map((k) => `--${flagOf(k)} ${String(DEFAULT_PRETRAIN[k])}`).join(', ')}.`,
     '',
     'compare: on builtin:demo and its task (default the demo\'s), for seeds 0..N-1 (default 3): LoRA with layer',
-    'selection uniform, ist, random, lisa, and offsite-tuning with the gradot, uniform-drop, svd and crash emulators',
+    'selection uniform, ist, random, lisa, and offsite-tuning with the gradot, uniform-drop, svd, crash and ot emulators',
     '(with the full fine-tuning upper bound). Writes the workspace DIR (default ./lab-compare) with every run and',
     'results.md (mean ± standard deviation over the seeds).',
   ].join('\n'),

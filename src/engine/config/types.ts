@@ -131,8 +131,20 @@ export interface TuneConfig extends ConfigBase {
 }
 
 /** The `offsite.emulator` block: how the model owner builds the emulator (src/engine/offsite/emulator). */
+/** `offsite.emulator.distill`: method ot's distillation of the kept middle layers (offsite/emulator/distill.ts). */
+export interface OffsiteDistillSettings {
+  steps: number;
+  lr: number;
+  batchSize: number;
+  lmWeight: number;
+  kdWeight: number;
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+}
+
 export interface OffsiteEmulatorSettings {
-  method: 'gradot' | 'uniform-drop' | 'svd' | 'crash';
+  method: 'gradot' | 'uniform-drop' | 'svd' | 'crash' | 'ot';
   attentionRankRatio: number;
   mlpChannelRatio: number;
   keepTopRankRatio: number;
@@ -142,6 +154,7 @@ export interface OffsiteEmulatorSettings {
   supportData?: string;
   supportExamples: number;
   keepLayers: number;
+  distill: OffsiteDistillSettings;
 }
 
 /** The `offsite` block (issue 7). */

@@ -15,7 +15,7 @@ export const BUILTIN_DEMO_MODEL = 'builtin:demo';
 export const LAB_DATA_DIR = 'lab-data';
 
 export type LabSelection = 'uniform' | 'ist' | 'random' | 'lisa';
-export type LabEmulator = 'gradot' | 'uniform-drop' | 'svd' | 'crash';
+export type LabEmulator = 'gradot' | 'uniform-drop' | 'svd' | 'crash' | 'ot';
 
 /** One experiment; `seed` overrides the settings' seed (the comparison repeats each experiment over seeds). */
 export type LabExperiment =
@@ -49,7 +49,8 @@ export const DEMO_EXPERIMENTS: readonly LabExperiment[] = [
 ];
 
 export const COMPARE_SELECTIONS: readonly LabSelection[] = ['uniform', 'ist', 'random', 'lisa'];
-export const COMPARE_EMULATORS: readonly LabEmulator[] = ['gradot', 'uniform-drop', 'svd', 'crash'];
+// ot (distillation, the one emulator that trains) is in the comparison, not in the demo (kept under 10 minutes).
+export const COMPARE_EMULATORS: readonly LabEmulator[] = ['gradot', 'uniform-drop', 'svd', 'crash', 'ot'];
 
 /** The comparison: every layer selection and every emulator (with the full fine-tuning upper bound), per seed. */
 export function compareExperiments(seeds: readonly number[]): LabExperiment[] {
@@ -100,8 +101,9 @@ export function labExperimentConfig(e: LabExperiment, s: LabSettings, model = BU
     name: e.name, task: 'offsite', model, data: dataBlock(s), peft: lora, train: trainBlock(s, e.seed ?? s.seed),
     offsite: {
       adapterLayers: [2, 2], adapterPeft: 'lora', fullFinetune: e.fullFinetune ?? false,
-      // Layer-dropping emulators keep 2 of the 4 middle layers, the compressing ones half the rank and channels.
-      emulator: e.method === 'uniform-drop' || e.method === 'crash'
+      // Layer-dropping emulators keep 2 of the 4 middle layers, the compressing ones half the rank and channels;
+      // ot distils its 2 kept layers (the schema's distillation defaults: 50 steps, KD only).
+      emulator: e.method === 'uniform-drop' || e.method === 'crash' || e.method === 'ot'
         ? { method: e.method, keepLayers: 2, supportExamples: 64 }
         : { method: e.method, attentionRankRatio: 0.5, mlpChannelRatio: 0.5, supportExamples: 64 },
     },

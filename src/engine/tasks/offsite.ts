@@ -1,5 +1,6 @@
 // The `offsite` task (DESIGN.md "Offsite-tuning and GradOT"; issue 7): for one config,
-//   emulator          build the emulator (buildEmulator) into <run>/emulator/ (written under a temporary name, renamed);
+//   emulator          build the emulator (buildEmulator) into <run>/emulator/ (written under a temporary name, renamed;
+//                     method ot distils it there, so a cancelled distillation reruns from its start);
 //   zeroShot          evaluate the full model and the emulator with the untouched adapter (= the models themselves);
 //   gradientsBefore   adapter-gradient agreement, emulator vs full model, on held-out data, before tuning;
 //   tuneEmulator      tune the adapter layers on the emulator with the Trainer (values in offsite-adapter.safetensors);
@@ -131,6 +132,8 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
     // a. The emulator.
     const emu = (await state.run('emulator', async () => {
       ctx.progress(0.02, `building the ${o.emulator.method} emulator`);
+      // A cancelled attempt's distillation records are replaced by the rerun's.
+      if (o.emulator.method === 'ot') dropMetricRecords(ctx.runDir, (r) => r.type === 'distill');
       const supportFile = o.emulator.supportData ?? config.data.train;
       const support = supportBatches(data.read(supportFile, o.emulator.supportExamples, '$.offsite.emulator.supportData'), t.batchSize, data.padId);
       const tmp = path.join(ctx.runDir, `.${EMULATOR_DIR}.${process.pid}.tmp`);
@@ -142,16 +145,32 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
           mlpChannelRatio: o.emulator.mlpChannelRatio, keepTopRankRatio: o.emulator.keepTopRankRatio, lambdaAttention: o.emulator.lambdaAttention,
           lambdaMlp: o.emulator.lambdaMlp, keepLayers: o.emulator.keepLayers, seed: t.seed,
           session: { executionProvider: settings.device, intraOpNumThreads: settings.threads },
+          distill: o.emulator.distill,
+          // OT's distillation (the one emulator that trains): progress within 0.02..0.08 and a loss curve.
+          onDistillStep: (r, steps) => {
+            ctx.emitMetric({ type: 'distill', step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, ms: r.ms });
+            ctx.progress(0.02 + (0.06 * (r.step + 1)) / steps, `ot emulator: distillation step ${r.step + 1}/${steps} loss ${r.loss.toFixed(4)}`);
+          },
+          throwIfCancelled: () => ctx.throwIfCancelled(),
         }, tmp);
       } catch (e) {
         fs.rmSync(tmp, { recursive: true, force: true });
+        if (e instanceof TaskCancelled) throw e;
+        if (e instanceof NonFiniteTrainingError) throw new TaskError(`ot emulator distillation: ${e.message}`, '$.offsite.emulator.distill');
         throw asTaskError(e, 'emulator');
       }
       fs.rmSync(emulatorDir, { recursive: true, force: true });
       fs.renameSync(tmp, emulatorDir);
       const { timings } = result;
-      const compressionSeconds = timings.stats + timings.svd + timings.selection + timings.write;
-      ctx.log('info', `${o.emulator.method} emulator: ${result.parameterCount} of ${result.fullParameterCount} parameters, compressed in ${compressionSeconds.toFixed(2)} s`);
+      // OT's distillation is part of its compression (GradOT's is statistics + SVD + selection + write).
+      const compressionSeconds = timings.stats + timings.svd + timings.selection + timings.write + timings.distill;
+      ctx.log('info', `${o.emulator.method} emulator: ${result.parameterCount} of ${result.fullParameterCount} parameters, compressed in ${compressionSeconds.toFixed(2)} s` +
+        (o.emulator.method === 'ot' ? ` (distillation ${timings.distill.toFixed(2)} s)` : ''));
+      const d = result.diagnostics.distillation;
+      if (d?.before !== undefined && d.after !== undefined) {
+        ctx.log('info', `ot distillation, ${d.steps} steps on the support data: objective ${d.before.total.toFixed(4)} -> ${d.after.total.toFixed(4)} ` +
+          `(hidden-state NMSE ${d.before.kd.toFixed(4)} -> ${d.after.kd.toFixed(4)}, LM loss ${d.before.lm.toFixed(4)} -> ${d.after.lm.toFixed(4)})`);
+      }
       ctx.artifact(emulatorDir, 'emulator');
       return { parameterCount: result.parameterCount, fullParameterCount: result.fullParameterCount, timings, compressionSeconds, diagnostics: result.diagnostics };
     })).value;
@@ -310,6 +329,7 @@ export async function runOffsite(config: OffsiteConfig, ctx: RunContext): Promis
       ...(provider === undefined ? {} : { device: { requested: provider.requested, used: provider.used, ...(provider.fallbackReason === undefined ? {} : { fallbackReason: provider.fallbackReason }) } }),
       metrics: {
         compressionSeconds: emu.compressionSeconds, trainableParams: emuAdapter.parameterCount(), steps: tuned.value.steps,
+        ...(emu.timings.distill === undefined || o.emulator.method !== 'ot' ? {} : { distillSeconds: emu.timings.distill }),
         ...(tuned.value.firstLoss === undefined ? {} : { firstLoss: tuned.value.firstLoss }),
         ...(tuned.value.finalLoss === undefined ? {} : { finalLoss: tuned.value.finalLoss }),
         msPerStep: tuned.value.msPerStep,

@@ -6,6 +6,8 @@
  *                 and c_proj), SCP on the MLP;
  *   svd           magnitude SVD of the same projections + magnitude channel pruning (no statistics);
  *   uniform-drop  OT-dagger: keep `keepLayers` middle layers (uniformLayerDrop);
+ *   ot            OT: the uniform-drop emulator, its kept middle layers then distilled from the full model's
+ *                 middle block on the support data (distill.ts; the one method here that trains);
  *   crash         cluster the middle layers by linear CKA of their outputs on the support data, keep each
  *                 cluster's representative and repeat it over the cluster (crashPlan).
  * Adapter layers and embeddings are copied unchanged.
@@ -23,6 +25,7 @@ import { drdAttentionFast, scpMlpFast, svdFastAll } from './fastDrd';
 import { SpectrumWorker } from './spectrumWorker';
 import { OrtProducts } from './ortProducts';
 import { writeEmulatorCheckpoint, type LayerCompression } from './checkpoint';
+import { DISTILL_DEFAULTS, distillEmulator, type DistillResult } from './distill';
 import { EMULATOR_METHODS, type EmulatorOptions, type EmulatorPhase, type EmulatorResult, type ModuleDiagnostics } from './types';
 
 const DEFAULTS = { attentionRankRatio: 0.5, mlpChannelRatio: 0.5, keepTopRankRatio: 0.05, lambdaAttention: 1, lambdaMlp: 1, similarityTokens: 256 };
@@ -34,7 +37,7 @@ interface PhaseTimer extends Timer {
 }
 
 function phaseTimer(): PhaseTimer {
-  const timings: Record<EmulatorPhase, number> = { stats: 0, svd: 0, selection: 0, write: 0, evaluate: 0 };
+  const timings: Record<EmulatorPhase, number> = { stats: 0, svd: 0, selection: 0, write: 0, distill: 0, evaluate: 0 };
   const timeAny = <T>(phase: EmulatorPhase, f: () => T): T => {
     const t0 = performance.now();
     try {
@@ -160,7 +163,8 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
       }
       break;
     }
-    case 'uniform-drop': {
+    case 'uniform-drop':
+    case 'ot': {
       const keep = keepLayersOf(options, middle.length);
       const kept = timer.timeAny('selection', () => uniformLayerDrop(middle.length, keep).map((i) => middle[i] as number));
       storedSources = [...Array.from({ length: bottom }, (_, i) => i), ...kept, ...Array.from({ length: top }, (_, i) => L - top + i)];
@@ -186,6 +190,21 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
   const written = timer.timeAny('write', () => writeEmulatorCheckpoint(model, {
     method: options.method, adapterLayers: [bottom, top], storedSources, layerMap, compressed,
   }, dir));
+  let distilled: DistillResult | undefined;
+  if (options.method === 'ot') {
+    const settings = { ...DISTILL_DEFAULTS, ...options.distill };
+    const kept = keepLayersOf(options, middle.length);
+    distilled = await distillEmulator(model, dir, support, {
+      teacherLast: L - top - 1, studentLayers: Array.from({ length: kept }, (_, i) => bottom + i),
+    }, {
+      settings, seed: options.seed ?? 0, measure: options.evaluateLoss ?? true,
+      ...(options.session !== undefined ? { session: options.session } : {}),
+      onStep: (r) => options.onDistillStep?.(r, settings.steps),
+      ...(options.throwIfCancelled !== undefined ? { throwIfCancelled: options.throwIfCancelled } : {}),
+    });
+    timer.timings.distill += distilled.trainSeconds;
+    timer.timings.evaluate += distilled.measureSeconds;
+  }
   let loss: { full: number; emulator: number } | undefined;
   if (options.evaluateLoss ?? true) {
     loss = await timer.timeAsync('evaluate', async () => {
@@ -200,7 +219,15 @@ export async function buildEmulator(model: LoadedModel, support: readonly TrainB
   }
   return {
     dir,
-    diagnostics: { modules, ...(loss !== undefined ? { loss } : {}) },
+    diagnostics: {
+      modules, ...(loss !== undefined ? { loss } : {}),
+      ...(distilled === undefined ? {} : {
+        distillation: {
+          steps: distilled.steps, seconds: distilled.trainSeconds,
+          ...(distilled.before === undefined ? {} : { before: distilled.before }), ...(distilled.after === undefined ? {} : { after: distilled.after }),
+        },
+      }),
+    },
     timings: timer.timings,
     parameterCount: written.parameterCount,
     fullParameterCount: model.weights.parameterCount(),

@@ -1,7 +1,9 @@
 import type { FloatType } from '../../models/causalLm';
 import type { RuntimeSessionOptions } from '../../runtime';
+import type { StepRecord } from '../../train/trainer';
+import type { DistillLosses, DistillSettings } from './distill';
 
-export const EMULATOR_METHODS = ['gradot', 'svd', 'uniform-drop', 'crash'] as const;
+export const EMULATOR_METHODS = ['gradot', 'svd', 'uniform-drop', 'crash', 'ot'] as const;
 export type EmulatorMethod = (typeof EMULATOR_METHODS)[number];
 
 /** Issue 7's `offsite.emulator` block (defaults as in the issue) plus run settings. */
@@ -17,7 +19,7 @@ export interface EmulatorOptions {
   readonly keepTopRankRatio?: number;
   readonly lambdaAttention?: number;
   readonly lambdaMlp?: number;
-  /** Middle layers kept (uniform-drop) or clusters (crash). Required for those methods. */
+  /** Middle layers kept (uniform-drop, ot) or clusters (crash). Required for those methods. */
   readonly keepLayers?: number;
   /** Randomized SVD seed (svd). Default 0. */
   readonly seed?: number;
@@ -28,6 +30,12 @@ export interface EmulatorOptions {
   readonly similarityTokens?: number;
   /** Evaluate the support loss of the full model and of the written emulator (default true). */
   readonly evaluateLoss?: boolean;
+  /** ot: the distillation run (defaults DISTILL_DEFAULTS). */
+  readonly distill?: Partial<DistillSettings>;
+  /** ot: called after every distillation step. */
+  readonly onDistillStep?: (record: StepRecord, steps: number) => void;
+  /** Throws to stop (cancellation); checked between distillation steps. */
+  readonly throwIfCancelled?: () => void;
 }
 
 /** diagnostics.json `modules` entry (issue 7). MLP entries: channel indices in `kept`, channel GCS in `gcs`. */
@@ -52,9 +60,19 @@ export interface EmulatorDiagnostics {
   readonly modules: readonly ModuleDiagnostics[];
   /** Mean next-token cross-entropy on the support data (absent when evaluateLoss is false). */
   readonly loss?: { readonly full: number; readonly emulator: number };
+  /** ot: the distillation objective on the support data before / after (when evaluateLoss), and the run. */
+  readonly distillation?: DistillDiagnostics;
 }
 
-export type EmulatorPhase = 'stats' | 'svd' | 'selection' | 'write' | 'evaluate';
+export interface DistillDiagnostics {
+  readonly steps: number;
+  readonly seconds: number;
+  readonly before?: DistillLosses;
+  readonly after?: DistillLosses;
+}
+
+/** `distill`: OT's distillation steps (its compression time, with selection and write). */
+export type EmulatorPhase = 'stats' | 'svd' | 'selection' | 'write' | 'distill' | 'evaluate';
 
 export interface EmulatorResult {
   readonly dir: string;
