@@ -1,7 +1,7 @@
 // Atomic file writes: readers (the extension, panels, the CLI) never see a half-written file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { symlinkError } from './errors';
+import { RunFolderError, symlinkError } from './errors';
 
 let counter = 0;
 
@@ -20,7 +20,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw namingFile(file, err);
   }
 }
 
@@ -36,10 +36,32 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 export function appendLine(file: string, line: string): void {
   const fd = openNoFollow(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);
   try {
-    fs.writeSync(fd, `${line.replace(/\n/g, ' ')}\n`);
+    const bytes = Buffer.from(`${line.replace(/\n/g, ' ')}\n`, 'utf8');
+    let written: number;
+    try {
+      written = fs.writeSync(fd, bytes);
+    } catch (err) {
+      throw namingFile(file, err);
+    }
+    // A full disk (or a file size limit) first shows as a short write, which writeSync returns without an error:
+    // the line is torn. Fail here (a torn last line is what readers and resume tolerate) rather than append
+    // whole lines after it once space is freed, which would leave a corrupt line in the middle of the file.
+    if (written !== bytes.length) throw new Error(`${file}: only ${written} of ${bytes.length} bytes written (is the disk full?)`);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The write error (ENOSPC, EFBIG, EACCES, ...) with the file named: for a write(2) on a descriptor Node names
+ * none. The `code` stays, for callers that test it.
+ */
+function namingFile(file: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof RunFolderError || err.message.includes(file)) return err;
+  const named: NodeJS.ErrnoException = new Error(`${file}: ${err.message}`, { cause: err });
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined) named.code = code;
+  return named;
 }
 
 /**
