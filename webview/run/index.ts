@@ -1,6 +1,6 @@
 // Run panel: status, device, final metrics, a loss curve when the run has step records, live job events.
 import type { JobEvent, RunData } from '../../src/protocol';
-import { formatLocalTime } from '../../src/extension/experiments/treeItemModel';
+import { formatLocalTime } from '../../src/protocol/localTime';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { custom, emptyState, h, table, replace } from '../shared/dom';
 import { startPanel, type PanelApp } from '../shared/panelApp';

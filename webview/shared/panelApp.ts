@@ -1,8 +1,8 @@
 // What every panel's script does first: validate each host message with the shared protocol, keep the saved
 // state, tell the host it is ready, and show errors in the page instead of failing silently.
 import { parseHostMessage, type HostToWebviewMessage, type PanelId, type WebviewToHostMessage } from '../../src/protocol/panels';
-import { parsePanelState, type PanelState } from '../../src/extension/panels/panelState';
-import { describeError } from '../../src/extension/errors';
+import { parsePanelState, type PanelState } from '../../src/protocol/panelState';
+import { describeError } from '../../src/protocol/errorText';
 import { h } from './dom';
 import { registerToolkit } from './toolkit';
 import { vscodeApi } from './vscodeApi';

@@ -13,7 +13,7 @@ import {
   sizeOf,
   type Shape,
 } from './shape';
-import type { GradRule, TapeEntry } from './tape';
+import type { GemmOptions, GradEmitter, GradRule, Operand, TapeEntry } from './tape';
 import { Tensor } from './tensor';
 import * as ew from './rules/elementwise';
 import * as lin from './rules/linear';
@@ -49,17 +49,9 @@ export interface InitializerRecord {
   readonly data: InitializerData;
 }
 
-/** A number operand is turned into a scalar constant of the other operand's dtype. */
-export type Operand = Tensor | number;
+export type { GemmOptions, Operand } from './tape';
 
-export interface GemmOptions {
-  transA?: boolean;
-  transB?: boolean;
-  alpha?: number;
-  beta?: number;
-}
-
-export class GraphBuilder {
+export class GraphBuilder implements GradEmitter {
   readonly graphName: string;
   private readonly nodeList: NodeRecord[] = [];
   private readonly inputList: Tensor[] = [];

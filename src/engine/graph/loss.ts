@@ -1,6 +1,7 @@
 // Token-level cross-entropy with ignore-index masking, as one tape entry with a fused gradient, and the same
 // loss fused with the vocabulary projection (LM head) before it.
 import type { GraphBuilder } from './builder';
+import type { GradEmitter } from './tape';
 import { GraphBuildError } from './errors';
 import { formatShape } from './shape';
 import type { Tensor } from './tensor';
@@ -34,12 +35,12 @@ function tokenNll(b: GraphBuilder, logits: Tensor, labels: Tensor, ignoreIndex: 
 }
 
 /** The per-row factor of the gradient, keep / max(n, 1) * dL, as [N, 1]. */
-function rowWeight(b: GraphBuilder, parts: TokenNll, dLoss: Tensor): Tensor {
+function rowWeight(b: GradEmitter, parts: TokenNll, dLoss: Tensor): Tensor {
   return b.unsqueeze(b.mul(parts.weight, b.div(dLoss, parts.denominator)), [1]);
 }
 
 /** softmax(logits) - onehot(label) per row, [N, V] (ScatterElements with reduction add: no one-hot is built). */
-function centredProbabilities(b: GraphBuilder, parts: TokenNll): Tensor {
+function centredProbabilities(b: GradEmitter, parts: TokenNll): Tensor {
   const { logp, safeIndex } = parts;
   const minusOne = b.expand(b.scalar(-1, logp.dtype), safeIndex.shape);
   const [d] = b.emit('ScatterElements', [b.exp(logp), safeIndex, minusOne], [{ dtype: logp.dtype, shape: logp.shape }], {

@@ -16,7 +16,7 @@ import {
   buildEmbedPart, buildHeadPart, buildScoreBlock, buildTrainBlock, executionLayers, GRAD_HIDDEN_INPUT, GRAD_HIDDEN_OUTPUT,
   HIDDEN_INPUT, HIDDEN_OUTPUT, layerSignature, renameLayer, variantGradName, type BackwardKind, type BlockShape, type FloatType,
 } from './blocks';
-import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, type ProviderInfo, type SessionSettings } from './peftGraph';
+import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, type ProviderInfo, type SessionSettings } from './objective';
 
 type FloatArray = Float32Array | Float64Array;
 

@@ -23,13 +23,13 @@ import { buildCausalLmPart } from '../models/causalLm';
 import type { LoadedModel } from '../models/model';
 import { layerPrefix } from '../offsite/stats/modules';
 import type { PerLayerAdapter } from '../peft/perLayer';
-import { declareObjective, gradOutputName } from './peftGraph';
+import { declareObjective, gradOutputName } from './objective';
 
 export const HIDDEN_INPUT = 'hidden_in';
 export const HIDDEN_OUTPUT = 'hidden_out';
 /** The backward's seed input: dL/d(hidden_out) of the block. */
 export const GRAD_HIDDEN_INPUT = 'grad_hidden_out';
-/** gradOutputName(HIDDEN_INPUT), spelled out: peftGraph.ts imports this module. */
+/** gradOutputName(HIDDEN_INPUT), spelled out. */
 export const GRAD_HIDDEN_OUTPUT = 'grad.hidden_in';
 
 export type BackwardKind = 'full' | 'input' | 'weights';

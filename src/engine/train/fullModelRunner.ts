@@ -10,7 +10,7 @@ import type { LoadedModel } from '../models/model';
 import { expectedWeights, type WeightSpec } from '../models/weights';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession } from '../runtime';
 import type { Rng } from '../util/random';
-import { batchFeeds, declareObjective, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT, meanTargetLoss, type ProviderInfo, type SessionSettings } from './peftGraph';
+import { batchFeeds, declareObjective, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT, meanTargetLoss, type ProviderInfo, type SessionSettings } from './objective';
 import type { PeftRunner } from './runner';
 
 /** The decoder layer a weight belongs to (`.layers.{l}.` / `.h.{l}.`), or -1 for embeddings, final norm and head. */

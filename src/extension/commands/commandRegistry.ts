@@ -1,7 +1,7 @@
 // Every command goes through this wrapper: an exception becomes an error notification (with a "Show Output"
 // button) and a log entry with the stack, instead of a silent failure or an unhandled rejection.
 import * as vscode from 'vscode';
-import { describeError } from '../errors';
+import { describeError } from '../../protocol/errorText';
 import { CommandId, CommandTitle, type CommandName } from '../ids';
 import type { Log } from '../log';
 

@@ -3,7 +3,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExperimentsTreeProvider } from '../experiments/experimentsTree';
-import { experimentNameOf, formatLocalTime } from '../experiments/treeItemModel';
+import { formatLocalTime } from '../../protocol/localTime';
+import { experimentNameOf } from '../experiments/treeItemModel';
 import { activeConfigUri, configUriFrom, runDirFrom } from './arguments';
 import { UserCancelled } from './commandRegistry';
 

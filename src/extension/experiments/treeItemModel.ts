@@ -2,6 +2,7 @@
 // the mapping from summaries to labels, icons and menus is unit-tested without VS Code.
 import type { RunStatus, RunSummary } from '../../protocol';
 import { ConfigSuffix, TreeItemContext } from '../ids';
+import { formatLocalTime } from '../../protocol/localTime';
 
 /** One run folder as found on disk (src/engine/runs RunInfo); summary is null when missing or unreadable. */
 export interface RunListing {
@@ -95,14 +96,6 @@ export function describeConfig(fileName: string, relativeFolder: string, runCoun
 /** `foo.peft.json` -> `foo`. */
 export function experimentNameOf(fileName: string): string {
   return fileName.endsWith(ConfigSuffix) ? fileName.slice(0, -ConfigSuffix.length) : fileName;
-}
-
-/** `YYYY-MM-DD HH:MM` in local time; the input unchanged when it is not a date. */
-export function formatLocalTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
 }
 
 function escapeMarkdown(text: string): string {

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PanelId } from '../../protocol';
-import { parsePanelState } from './panelState';
+import { parsePanelState } from '../../protocol/panelState';
 import { panelTitle, runIdFromPanelTitle } from './panelTitle';
 import { GradientDiagnosticsPanel, gradientDiagnosticsPanelKind } from './gradientDiagnosticsPanel';
 import { LayerImportancePanel, layerImportancePanelKind } from './layerImportancePanel';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readMetrics, readSummary } from '../../engine/runs';
 import { parseWebviewMessage, type HostToWebviewMessage, type JobEvent, type PanelId, type RunData, type WebviewToHostMessage } from '../../protocol';
-import { describeError } from '../errors';
+import { describeError } from '../../protocol/errorText';
 import type { JobManager } from '../jobs/jobManager';
 import type { Log } from '../log';
 import type { DiagnosticsMessage } from '../../protocol/diagnostics';

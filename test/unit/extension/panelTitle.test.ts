@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { panelTitle, runIdFromPanelTitle } from '../../../src/extension/panels/panelTitle';
-import { parsePanelState } from '../../../src/extension/panels/panelState';
+import { parsePanelState } from '../../../src/protocol/panelState';
 
 describe('panel titles and saved state', () => {
   it('titles carry the run id, which a restored panel reads back', () => {

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { describeConfig, describeRun, experimentNameOf, formatLocalTime, type RunListing } from '../../../src/extension/experiments/treeItemModel';
+import { describeConfig, describeRun, experimentNameOf, type RunListing } from '../../../src/extension/experiments/treeItemModel';
+import { formatLocalTime } from '../../../src/protocol/localTime';
 import { runStatusSchema, type RunSummary } from '../../../src/protocol';
 
 const started = new Date(2026, 0, 2, 9, 5, 30); // local time

@@ -1,12 +1,11 @@
 // Gradient rules of MatMul and Gemm. For Y = A B: dA = dY B^T, dB = A^T dY (summed over broadcast batch dims).
 // Whenever B is a 2-D weight the products run as Gemm with transA/transB, so a (possibly huge, frozen) weight
 // is never transposed by copy and the batch is folded into the row dimension by a free reshape.
-import type { GraphBuilder } from '../builder';
-import type { GradRule } from '../tape';
+import type { GradEmitter, GradRule } from '../tape';
 import type { Tensor } from '../tensor';
 
 /** alpha * op(x) op(y) with op = transpose where flagged (Gemm, no copies). */
-function gemmT(b: GraphBuilder, x: Tensor, y: Tensor, tx: boolean, ty: boolean, alpha: number): Tensor {
+function gemmT(b: GradEmitter, x: Tensor, y: Tensor, tx: boolean, ty: boolean, alpha: number): Tensor {
   return b.gemm(x, y, undefined, { transA: tx, transB: ty, alpha });
 }
 

@@ -1,4 +1,4 @@
-// Turns whatever a command threw into the text shown to the user and the text written to the log.
+// Turns whatever a command or a webview caught into the text shown to the user and the text written to the log (host and webviews).
 
 export interface DescribedError {
   /** One line for the notification. */
