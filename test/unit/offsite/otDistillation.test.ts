@@ -11,6 +11,7 @@ import type { TrainBatch } from '../../../src/engine/data/batches';
 import { loadModel, type LoadedModel } from '../../../src/engine/models/model';
 import { writeCycleTokens } from '../../../src/engine/models/tinyRandomGpt2';
 import { buildEmulator, DistillObjective, distillEmulator, examplesOfBatches } from '../../../src/engine/offsite/emulator';
+import { MatrixDecayAdamW } from '../../../src/engine/offsite/emulator/distill';
 import { makeBatch } from '../../../src/engine/data/batches';
 import { runOffsite, TaskCancelled, type OffsiteSummary } from '../../../src/engine/tasks';
 import { writeTinyModel } from '../models/tinyModels';
@@ -54,6 +55,21 @@ describe('offsite OT: emulator distillation', function () {
       assert.deepEqual([...r.mask], [...b.mask]);
       assert.deepEqual([...r.targets], [...b.targets]);
     }
+  });
+
+  it('weight decay applies to the matrices only (biases and norm weights are exempt), state splits and restores', () => {
+    const params = [Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 1)];
+    const zero = [new Float32Array(4), new Float32Array(2)];
+    const opt = new MatrixDecayAdamW([true, false], 0.5);
+    opt.step(params, zero, 0.1);
+    assert.deepEqual([...(params[0] as Float32Array)], [0.95, 1.9, 2.85, 3.8].map((v) => Math.fround(v)));
+    assert.deepEqual([...(params[1] as Float32Array)], [1, 1]);
+    const state = new Map(opt.stateTensors().map((t) => [t.name, t.data]));
+    assert.deepEqual([...state.keys()].sort(), ['adamw.0.m', 'adamw.0.t', 'adamw.0.v', 'adamw.1.m', 'adamw.1.t', 'adamw.1.v']);
+    const again = new MatrixDecayAdamW([true, false], 0.5);
+    again.restore(opt.steps, state);
+    assert.deepEqual(again.stateTensors().map((t) => t.name).sort(), [...state.keys()].sort());
+    assert.equal(again.steps, 1);
   });
 
   for (const which of ['gpt2', 'llama'] as const) {

@@ -34,7 +34,7 @@ import { loadModel, type LoadedModel } from '../../models/model';
 import { writeSafetensors, type TensorToWrite } from '../../models/safetensorsWriter';
 import { expectedWeights } from '../../models/weights';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
-import { createOptimizer } from '../../train/optimizer';
+import { AdamW, type Optimizer } from '../../train/optimizer';
 import { batchFeeds, declareObjective, gradOutputName, LOSS_OUTPUT } from '../../train/peftGraph';
 import type { PeftRunner } from '../../train/runner';
 import { Trainer, type StepRecord } from '../../train/trainer';
@@ -297,6 +297,45 @@ class DistillRunner implements PeftRunner {
   }
 }
 
+/**
+ * AdamW with weight decay on the matrices only: the authors' run_clm.py (transformers' example) exempts biases and
+ * LayerNorm weights (no_decay = ["bias", "layer_norm.weight"]); vectors is the same rule for every family's names.
+ */
+export class MatrixDecayAdamW implements Optimizer {
+  readonly kind = 'adamw';
+  private readonly decayed: AdamW;
+  private readonly plain = new AdamW({ weightDecay: 0 });
+
+  constructor(private readonly isMatrix: readonly boolean[], weightDecay: number) {
+    this.decayed = new AdamW({ weightDecay });
+  }
+
+  get steps(): number {
+    return this.decayed.steps;
+  }
+
+  step(params: readonly Float32Array[], grads: readonly Float32Array[], lr: number, indices?: readonly number[]): void {
+    const which = indices ?? params.map((_, i) => i);
+    this.decayed.step(params, grads, lr, which.filter((i) => this.isMatrix[i] === true));
+    this.plain.step(params, grads, lr, which.filter((i) => this.isMatrix[i] !== true));
+  }
+
+  stateBytes(): number {
+    return this.decayed.stateBytes() + this.plain.stateBytes();
+  }
+
+  /** Disjoint names: each parameter index has its state in one of the two. */
+  stateTensors(): { name: string; data: Float32Array }[] {
+    return [...this.decayed.stateTensors(), ...this.plain.stateTensors()];
+  }
+
+  restore(steps: number, tensors: ReadonlyMap<string, Float32Array>): void {
+    const part = (matrix: boolean) => new Map([...tensors].filter(([name]) => (this.isMatrix[Number(/^adamw\.(\d+)\./.exec(name)?.[1] ?? -1)] === true) === matrix));
+    this.decayed.restore(steps, part(true));
+    this.plain.restore(steps, part(false));
+  }
+}
+
 /** The examples a right-padded batch was made from (makeBatch's inverse: labels[t + 1] = targets[t]). */
 export function examplesOfBatches(batches: readonly TrainBatch[]): TokenExample[] {
   const out: TokenExample[] = [];
@@ -366,7 +405,9 @@ export async function distillEmulator(teacher: LoadedModel, dir: string, support
     const seq = Math.max(1, ...support.map((b) => b.seq));
     const t0 = performance.now();
     const runner = new DistillRunner(objective);
-    const trainer = new Trainer(runner, createOptimizer('adamw', s.weightDecay), examples, seq, 0, {
+    const shapes = new Map(expectedWeights(student.config).map((w) => [w.name, w.shape]));
+    const optimizer = new MatrixDecayAdamW(objective.trainable.map((n) => (shapes.get(n)?.length ?? 0) >= 2), s.weightDecay);
+    const trainer = new Trainer(runner, optimizer, examples, seq, 0, {
       steps: s.steps, batchSize: s.batchSize, gradAccum: 1, lr: s.lr, warmupSteps: Math.min(s.warmupSteps, s.steps), decay: 'cosine',
       maxGradNorm: s.maxGradNorm, seed: o.seed, evalEvery: 0, checkpointEvery: 0,
     });
