@@ -3,7 +3,7 @@
  * under 60 s"). Writes a random GPT-2-small-shaped checkpoint (12 layers, d = 768, 12 heads, vocab 50257) to a
  * temporary folder, then builds its emulator with adapters [2, 2] (8 middle layers: 32 attention maps for DRD,
  * 8 MLPs for SCP) from a small support set, and prints the time per phase (wall clock and this process's CPU).
- * Run: node --import tsx bench/compress.ts [--method=gradot|svd|uniform-drop|crash] [--layers=12]
+ * Run: node --import tsx bench/compress.ts [--method=gradot|svd|uniform-drop|crash|ot] [--layers=12]
  *      [--support=8x64] [--threads=0] [--keep]
  */
 import * as fs from 'node:fs';

@@ -1,4 +1,4 @@
-// Side-by-side offsite-tuning table (issue 7): every emulator method (gradot, svd, uniform-drop, crash) through
+// Side-by-side offsite-tuning table (issue 7): every emulator method (gradot, svd, uniform-drop, crash, ot) through
 // the whole pipeline on the tiny GPT-2 fixture (5 layers, adapters [1, 1]: 3 middle layers compressed), the same
 // config and seed: full zero-shot, emulator zero-shot, emulator fine-tuned, plug-in, full fine-tuned (the upper
 // bound), privacy gap, mean adapter-gradient cosine (emulator vs full model, held-out data) before and after
@@ -13,7 +13,7 @@ import { writeCycleTokens } from '../src/engine/models/tinyRandomGpt2';
 import type { RunContext } from '../src/engine/tasks/context';
 import { fmt } from './report';
 
-const METHODS = ['gradot', 'svd', 'uniform-drop', 'crash'] as const;
+const METHODS = ['gradot', 'svd', 'uniform-drop', 'crash', 'ot'] as const;
 const GPT2_FIXTURE = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'models', 'tiny-random-gpt2');
 
 function quietContext(runDir: string): RunContext {
