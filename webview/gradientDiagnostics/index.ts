@@ -1,6 +1,7 @@
 // Gradient diagnostics panel: per adapter, the cosine similarity and relative error between its gradient on the
 // emulator and on the full model, before and after tuning (GradOT keeps these close), and the loss gap.
 import type { RunData } from '../../src/protocol';
+import { RUN_FILES } from '../../src/protocol/runFolder';
 import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/protocol/diagnostics';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
@@ -49,7 +50,7 @@ function render(panel: PanelApp<'gradientDiagnostics'>): void {
       emptyState(
         'gradient-empty',
         'No gradient diagnostics in this run',
-        h('p', {}, 'This view reads ', code('diagnostics.json'), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), '): its ', code('adapters'), ' list gives cosineBefore/After and relErrorBefore/After per adapter parameter group, and ', code('loss'), ' the full-model and emulator losses.'),
+        h('p', {}, 'This view reads ', code(RUN_FILES.diagnostics), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), '): its ', code('adapters'), ' list gives cosineBefore/After and relErrorBefore/After per adapter parameter group, and ', code('loss'), ' the full-model and emulator losses.'),
         diagnostics.reason ?? (file ? 'diagnostics.json has no adapters and no loss block.' : undefined),
       ),
     );

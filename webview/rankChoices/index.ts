@@ -1,6 +1,7 @@
 // Rank choices panel: what the emulator kept of each compressed module (GradOT DRD for attention ranks, SCP for
 // MLP channels), and one module's spectrum with the kept components marked beside their GCS.
 import type { RunData } from '../../src/protocol';
+import { RUN_FILES } from '../../src/protocol/runFolder';
 import { parseDiagnosticsMessage, type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/protocol/diagnostics';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
@@ -47,7 +48,7 @@ function render(panel: PanelApp<'rankChoices'>): void {
       emptyState(
         'rank-empty',
         'No rank choices in this run',
-        h('p', {}, 'This view reads ', code('diagnostics.json'), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), ') that compress modules: each entry of ', code('modules'), ' gives fullRank / keptRank, the kept indices, singularValues and gcs.'),
+        h('p', {}, 'This view reads ', code(RUN_FILES.diagnostics), ' in the run folder, written by offsite-tuning runs (', code('"task": "offsite"'), ') that compress modules: each entry of ', code('modules'), ' gives fullRank / keptRank, the kept indices, singularValues and gcs.'),
         diagnostics.reason ?? (diagnostics.diagnostics ? 'diagnostics.json lists no compressed modules.' : undefined),
       ),
     );

@@ -1,6 +1,7 @@
 // Run panel: status, device, final metrics, a loss curve when the run has step records, live job events.
 import type { JobEvent, RunData } from '../../src/protocol';
 import { formatLocalTime } from '../../src/protocol/localTime';
+import { RUN_FILES } from '../../src/protocol/runFolder';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
 import { custom, emptyState, h, table, replace } from '../shared/dom';
 import { startPanel, type PanelApp } from '../shared/panelApp';
@@ -81,9 +82,9 @@ function render(panel: PanelApp<'run'>): void {
   const refresh = custom('vscode-button', { testId: 'run-refresh', attrs: { appearance: 'secondary' } }, 'Refresh');
   refresh.addEventListener('click', () => panel.post({ type: 'refresh' }));
   const openSummary = custom('vscode-button', { testId: 'run-open-summary', attrs: { appearance: 'secondary' } }, 'Open summary.json');
-  openSummary.addEventListener('click', () => panel.post({ type: 'openFile', path: 'summary.json' }));
+  openSummary.addEventListener('click', () => panel.post({ type: 'openFile', path: RUN_FILES.summary }));
   const openLog = custom('vscode-button', { testId: 'run-open-log', attrs: { appearance: 'secondary' } }, 'Open log.txt');
-  openLog.addEventListener('click', () => panel.post({ type: 'openFile', path: 'log.txt' }));
+  openLog.addEventListener('click', () => panel.post({ type: 'openFile', path: RUN_FILES.log }));
   const cancel = running ? custom('vscode-button', { testId: 'run-cancel' }, 'Cancel job') : undefined;
   cancel?.addEventListener('click', () => panel.post({ type: 'cancelJob', runDir: run.runDir }));
   const actions = h('div', { className: 'toolbar' }, refresh, openSummary, openLog, cancel);

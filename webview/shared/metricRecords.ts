@@ -1,31 +1,11 @@
-// Typed views of the metrics.jsonl records the panels draw (records arrive as `{type, ...}` objects; each kind
-// is validated here before use, so a malformed line is reported instead of drawn wrongly). Pure.
+// Selecting the metrics.jsonl records a panel draws (records arrive as `{type, ...}` objects; each kind is
+// validated before use, so a malformed line is reported instead of drawn wrongly). Pure.
 import { z } from 'zod';
 import type { MetricRecord } from '../../src/protocol';
 
-const stepIndex = z.number().int().nonnegative();
-
-/** `{"type":"step","step":n,"loss":x,"layers":[...]}`: one optimizer step (layers: the IST-selected layers). */
-export const stepRecordSchema = z
-  .object({
-    type: z.literal('step'),
-    step: stepIndex,
-    loss: z.number().optional(),
-    lr: z.number().optional(),
-    layers: z.array(z.number().int().nonnegative()).optional(),
-  })
-  .passthrough();
-export type StepRecord = z.infer<typeof stepRecordSchema>;
-
-/** `{"type":"importance","step":n,"scores":[...L],...}`: the IST layer scores after an update. */
-export const importanceRecordSchema = z
-  .object({
-    type: z.literal('importance'),
-    step: stepIndex,
-    scores: z.array(z.number()).min(1),
-  })
-  .passthrough();
-export type ImportanceRecord = z.infer<typeof importanceRecordSchema>;
+// The record shapes live in the contract room; the panels validate with its tolerant views.
+export { importanceRecordView as importanceRecordSchema, stepRecordView as stepRecordSchema } from '../../src/protocol/metricRecords';
+export type { ImportanceRecordView as ImportanceRecord, StepRecordView as StepRecord } from '../../src/protocol/metricRecords';
 
 export interface Selected<T> {
   records: T[];

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { existingRunFile, readSummary } from '../../engine/runs';
 import { deviceNameSchema, type DeviceName } from '../../protocol/runFiles';
+import { CHECKPOINT_FILES, RUN_FILES } from '../../protocol/runFolder';
 import { parseArgs } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { runJobFromCli } from '../runJob';
@@ -30,8 +31,9 @@ export const command: CliCommand = {
     const threads = parseThreads(parsed.values.get('threads'));
     const resume = parsed.values.get('resume');
     if (resume !== undefined && parsed.values.has('out')) throw new UsageError('--out and --resume exclude each other');
-    if (resume !== undefined && !fs.existsSync(path.join(resume, 'checkpoints', 'latest.json')) && !fs.existsSync(path.join(resume, 'offsite-state.json'))) {
-      throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${path.join(resume, 'checkpoints', 'latest.json')}, or offsite-state.json for an offsite run)`);
+    const latest = path.join(resume ?? '', RUN_FILES.checkpoints, CHECKPOINT_FILES.latest);
+    if (resume !== undefined && !fs.existsSync(latest) && !fs.existsSync(path.join(resume, RUN_FILES.offsiteState))) {
+      throw new UsageError(`--resume ${resume}: no checkpoint there (expected ${latest}, or ${RUN_FILES.offsiteState} for an offsite run)`);
     }
     const outDir = parsed.values.get('out');
     // --out names a new run's folder: writing into one that holds a run would silently continue (or clobber) it.

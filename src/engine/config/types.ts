@@ -1,8 +1,9 @@
 // The validated experiment config, typed by hand to match src/config/peft-config.schema.json (after ajv has
 // filled every default). Only produced by validateConfigText/loadExperimentConfig, i.e. from validated data.
+import type { DeviceName } from '../../protocol/runFiles';
 import type { IstOptions } from '../ist/importance';
 
-export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+export type DeviceRequest = DeviceName;
 
 export interface RuntimeSettings {
   device: DeviceRequest;

@@ -3,6 +3,7 @@
  * and the importance rounds. Random streams are derived from (seed, purpose, step), so a resumed run draws what
  * the uninterrupted run drew; the IST scores are the only state to checkpoint.
  */
+import type { ImportanceRecord } from '../../protocol/metricRecords';
 import { derivedRng } from '../data/batches';
 import type { Rng } from '../util/random';
 import { runImportanceRound, type IstOptions } from './importance';
@@ -14,19 +15,7 @@ import { selectLayers, type LayerSelectionStrategy } from './selection';
 export const SELECTION_RNG_TAGS = { select: 101, suppress: 102, scoreBatch: 103 } as const;
 
 /** The `{"type":"importance", ...}` record of metrics.jsonl. */
-export interface ImportanceRecord {
-  readonly type: 'importance';
-  /** The step before whose update the round ran. */
-  readonly step: number;
-  /** Scores after the update [L]. */
-  readonly scores: number[];
-  /** Centred rewards r^_k = exp(-l_k) - mean. */
-  readonly rewards: number[];
-  /** Loss of each rollout l_k. */
-  readonly losses: number[];
-  readonly suppressed: number[][];
-}
-
+export type { ImportanceRecord };
 /** The per-layer LoRA scale of a rollout: `factor` on the suppressed layers, 1 elsewhere. */
 export function suppressionScale(layerCount: number, suppressed: readonly number[], factor: number): Float32Array {
   const scale = new Float32Array(layerCount).fill(1);

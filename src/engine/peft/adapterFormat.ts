@@ -3,13 +3,14 @@
 // peft.PeftModel.save_pretrained writes them (the adapter name "default" is stripped from saved keys).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ADAPTER_FILES } from '../../protocol/runFolder';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../models/safetensorsWriter';
 import { writeJsonAtomic } from '../runs/atomic';
 import type { LoraAdapter, LoraSpec } from './lora';
 
-export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
-export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG_FILE = ADAPTER_FILES.config;
+export const ADAPTER_WEIGHTS_FILE = ADAPTER_FILES.weights;
 
 const KEY_PREFIX = 'base_model.model.';
 

@@ -5,16 +5,7 @@ import { makeRunId } from './runId';
 
 export const DEFAULT_RUNS_FOLDER = '.peft-lab/runs';
 
-export const RUN_FILES = {
-  config: 'config.json',
-  metrics: 'metrics.jsonl',
-  summary: 'summary.json',
-  log: 'log.txt',
-  lock: 'run.lock',
-  heartbeat: 'heartbeat.json',
-  /** The adapter of the step with the lowest validation loss (train.keepBest), with best.json. */
-  bestAdapter: 'best-adapter',
-} as const;
+export { RUN_FILES } from '../../protocol/runFolder';
 
 /**
  * `<configDir>/<runsFolder>`; `runsFolder` is relative to the config's folder (or absolute). It must stay inside

@@ -2,13 +2,14 @@
 // provider is first checked against listSupportedBackends(), then tried in a child process with a time limit
 // (session creation is a blocking native call, so a provider that hangs, e.g. a GPU driver that never answers an
 // adapter request, could not be interrupted in-process), and finally used in-process; any failure falls back.
+import { deviceNameSchema, type DeviceName } from '../../protocol/runFiles';
 import { loadOrt } from './ort';
 import { probeProviderInChildProcess, type ProviderProbeResult } from './probe';
 
-export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu';
-export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
+export type ExecutionProviderChoice = DeviceName;
+export type ExecutionProviderName = Exclude<DeviceName, 'auto'>;
 
-export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = deviceNameSchema.options;
 
 /** One provider that was tried and did not work, with the provider's own error text. */
 export interface ProviderFailure {

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { parseDiagnosticsFile, type AdapterDiagnostic, type DiagnosticsFile } from '../../protocol/diagnostics';
 import type { OffsiteEvaluation, OffsiteGradientStep, OffsiteTuneStep } from '../../protocol/resumeFiles';
 import type { OffsiteSummary, RunSummary } from '../../protocol/runFiles';
+import { RUN_FILES } from '../../protocol/runFolder';
 import type { OffsiteConfig } from '../config/types';
 import { makeBatch, type TrainBatch } from '../data/batches';
 import type { TokenExample } from '../data/examples';
@@ -31,10 +32,10 @@ import { maxBy } from '../util/arrays';
 import { TaskCancelled, TaskError, type RunContext } from './context';
 import { ADAPTER_DIR, dropMetricRecords, evaluateSetup, loadTaskData } from './tune';
 
-export const EMULATOR_DIR = 'emulator';
-export const DIAGNOSTICS_FILE = 'diagnostics.json';
+export const EMULATOR_DIR = RUN_FILES.emulator;
+export const DIAGNOSTICS_FILE = RUN_FILES.diagnostics;
 /** Adapter values after tuning on the emulator, by full-model module path (for resuming the later steps). */
-export const OFFSITE_ADAPTER_VALUES = 'offsite-adapter.safetensors';
+export const OFFSITE_ADAPTER_VALUES = RUN_FILES.offsiteAdapterValues;
 
 export type OffsiteMetric = OffsiteSummary['metric'];
 

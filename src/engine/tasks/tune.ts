@@ -28,7 +28,7 @@ import { maxBy } from '../util/arrays';
 import { TaskError, type RunContext, type TaskContext } from './context';
 import { recordedStepLoss } from './runRecord';
 
-export const ADAPTER_DIR = 'adapter';
+export const ADAPTER_DIR = RUN_FILES.adapter;
 
 /** Everything a tune or eval job sets up from the config. Close with `dispose()`. */
 export interface TuneSetup {
@@ -333,7 +333,7 @@ export async function runTune(config: TuneConfig, ctx: RunContext): Promise<Part
       });
     } catch (e) {
       if (e instanceof NonFiniteTrainingError) {
-        throw new TaskError(`${e.message}; the last good checkpoint (after ${e.step} completed steps) is in ${path.join(ctx.runDir, 'checkpoints')}`, `train step ${e.step}`);
+        throw new TaskError(`${e.message}; the last good checkpoint (after ${e.step} completed steps) is in ${path.join(ctx.runDir, RUN_FILES.checkpoints)}`, `train step ${e.step}`);
       }
       throw e;
     } finally {

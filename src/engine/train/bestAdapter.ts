@@ -3,13 +3,14 @@
 // authors' runs. The folder is replaced by rename, so a crash leaves the previous best or the new one, never a mix.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BEST_ADAPTER_RECORD } from '../../protocol/runFolder';
 import { bestAdapterRecordSchema, parseResumeFile, type BestAdapterRecord } from '../../protocol/resumeFiles';
 import { saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
 import { writeJsonAtomic } from '../runs/atomic';
 import { assertNotSymlink } from '../runs/folder';
 import { RUN_FILES } from '../runs/layout';
 
-const RECORD_FILE = 'best.json';
+const RECORD_FILE = BEST_ADAPTER_RECORD;
 
 export function bestAdapterDir(runDir: string): string {
   return path.join(runDir, RUN_FILES.bestAdapter);

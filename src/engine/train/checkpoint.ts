@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CHECKPOINT_DIR_PATTERN, checkpointPointerSchema, parseResumeFile, trainStateSchema, type CheckpointPointer, type TrainState } from '../../protocol/resumeFiles';
+import { CHECKPOINT_FILES, RUN_FILES } from '../../protocol/runFolder';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors } from '../models/safetensorsWriter';
 import { loadAdapterFolderInto, saveAdapterFolder, type PeftAdapter } from '../peft/adapterFolder';
@@ -15,10 +16,10 @@ import { assertNotSymlink } from '../runs/folder';
 import { firstNonFinite } from '../util/arrays';
 import type { Optimizer } from './optimizer';
 
-export const CHECKPOINTS_DIR = 'checkpoints';
-const LATEST_FILE = 'latest.json';
-const STATE_FILE = 'state.json';
-const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const CHECKPOINTS_DIR = RUN_FILES.checkpoints;
+const LATEST_FILE = CHECKPOINT_FILES.latest;
+const STATE_FILE = CHECKPOINT_FILES.state;
+const OPTIMIZER_FILE = CHECKPOINT_FILES.optimizer;
 
 /** Everything besides tensors needed to continue a run exactly (the shape of state.json). */
 export type { TrainState } from '../../protocol/resumeFiles';

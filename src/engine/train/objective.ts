@@ -2,6 +2,7 @@
 // sessions, layer blocks, full-model training): the targets input and the objective (mean next-token
 // cross-entropy, or per-token log-probabilities), the naming of gradient outputs, batch feeds, and the session
 // settings. Kept apart from the runners so they can import it without importing each other.
+import type { DeviceName } from '../../protocol/runFiles';
 import type { GraphBuilder } from '../graph/builder';
 import { crossEntropy } from '../graph/loss';
 import type { Tensor } from '../graph/tensor';
@@ -66,7 +67,7 @@ export function batchFeeds(batch: TrainBatch): Record<string, HostTensor> {
 }
 
 export interface SessionSettings {
-  readonly device: 'auto' | 'cpu' | 'cuda' | 'webgpu';
+  readonly device: DeviceName;
   readonly threads: number;
   /**
    * 'blocks' (default): train steps and scoring run layer by layer (train/blockRunner.ts: frozen weights held

@@ -9,7 +9,8 @@
 // every interval-th step.
 import { ExampleStream, RNG_TAGS, derivedRng, makeBatch, type TrainBatch } from '../data/batches';
 import type { TokenExample } from '../data/examples';
-import type { ImportanceRecord, LayerSelector } from '../ist/selector';
+import type { ImportanceRecord, StepRecord } from '../../protocol/metricRecords';
+import type { LayerSelector } from '../ist/selector';
 import { accumulate, clipGlobalNorm } from './gradients';
 import type { PeftRunner } from './runner';
 import type { Optimizer } from './optimizer';
@@ -31,17 +32,7 @@ export interface TrainerSettings {
   readonly checkpointEvery: number;
 }
 
-export interface StepRecord {
-  readonly type: 'step';
-  readonly step: number;
-  readonly loss: number;
-  readonly lr: number;
-  readonly gradNorm: number;
-  readonly tokens: number;
-  readonly ms: number;
-  /** The layers whose parameters this step updated (sorted). */
-  readonly layers: number[];
-}
+export type { StepRecord } from '../../protocol/metricRecords';
 
 export interface TrainerCallbacks {
   onStep(record: StepRecord): void;

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isRunId } from '../../engine/runs';
+import { RUN_FILES } from '../../protocol/runFolder';
 import { ConfigSuffix } from '../ids';
 import { ConfigNode, RunNode } from '../experiments/nodes';
 
@@ -20,7 +21,7 @@ export function runDirFrom(arg: unknown): string | undefined {
   if (arg instanceof RunNode) return arg.runDir;
   const fsPath = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' && arg !== '' ? path.resolve(arg) : undefined;
   if (fsPath === undefined || fsPath.endsWith(ConfigSuffix)) return undefined;
-  if (isRunId(path.basename(fsPath)) || fs.existsSync(path.join(fsPath, 'summary.json'))) return fsPath;
+  if (isRunId(path.basename(fsPath)) || fs.existsSync(path.join(fsPath, RUN_FILES.summary))) return fsPath;
   return undefined;
 }
 

@@ -2,8 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDiagnosticsFile, type DiagnosticsMessage } from '../../protocol/diagnostics';
+import { RUN_FILES } from '../../protocol/runFolder';
 
-export const diagnosticsFileName = 'diagnostics.json';
+export const diagnosticsFileName = RUN_FILES.diagnostics;
 
 export function readDiagnosticsMessage(runDir: string): DiagnosticsMessage {
   const file = path.join(runDir, diagnosticsFileName);

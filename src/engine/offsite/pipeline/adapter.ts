@@ -5,6 +5,7 @@
 // config's peft_lab_emulator layout), e.g. the last stored layer of a [2, 2] emulator of a 12-layer model is 11.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ADAPTER_FILES } from '../../../protocol/runFolder';
 import { derivedRng, RNG_TAGS } from '../../data/batches';
 import type { LoadedModel } from '../../models/model';
 import { SafetensorsFile } from '../../models/safetensors';
@@ -154,7 +155,7 @@ export class OffsiteAdapter {
     fs.mkdirSync(dir, { recursive: true });
     const modules = this.delta?.ordered() ?? [];
     writeSafetensors(path.join(dir, 'full_delta.safetensors'), modules.map((m) => ({ name: `${m.path}.weight_delta`, dtype: 'F32' as const, shape: [m.outFeatures, m.inFeatures], data: m.delta })), { format: 'pt' });
-    writeJsonAtomic(path.join(dir, 'adapter_config.json'), {
+    writeJsonAtomic(path.join(dir, ADAPTER_FILES.config), {
       peft_type: 'PEFT_LAB_FULL_DELTA', base_model_name_or_path: info.baseModel, model_family: info.modelFamily,
       layers: this.delta?.layers ?? [],
       note: 'tuned weight = W + weight_delta for [out, in] weights (torch Linear); GPT-2 Conv1D weights are stored [in, out]: add weight_delta transposed',

@@ -6,9 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { offsiteStateFileSchema, parseResumeFile, type OffsiteSteps } from '../../../protocol/resumeFiles';
+import { RUN_FILES } from '../../../protocol/runFolder';
 import { writeJsonAtomic } from '../../runs/atomic';
 
-export const OFFSITE_STATE_FILE = 'offsite-state.json';
+export const OFFSITE_STATE_FILE = RUN_FILES.offsiteState;
 
 export type OffsiteStepName = keyof OffsiteSteps;
 
