@@ -35,7 +35,7 @@ import { writeSafetensors, type TensorToWrite } from '../../models/safetensorsWr
 import { expectedWeights } from '../../models/weights';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import { AdamW, type Optimizer } from '../../train/optimizer';
-import { batchFeeds, declareObjective, gradOutputName, LOSS_OUTPUT } from '../../train/peftGraph';
+import { batchFeeds, declareObjective, gradOutputName, LOSS_OUTPUT } from '../../train/objective';
 import type { PeftRunner } from '../../train/runner';
 import { Trainer, type StepRecord } from '../../train/trainer';
 import { layerPrefix } from '../stats/modules';
