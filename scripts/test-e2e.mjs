@@ -1,9 +1,10 @@
 // Layer 3: UI end-to-end tests (test/e2e/*.test.mjs, mocha) against code-server 4.100.3 with the packaged VSIX
 // installed, driven by playwright-core and Debian's chromium (../shared/docs/E2E-TESTING.md). The workspace is a
-// temporary copy of test/fixtures/workspace. Screenshots go to .test-output/e2e/ (printed at the start).
+// temporary copy of test/fixtures/workspace plus what test/e2e/workspace.mjs adds (tiny IST and offsite configs, an
+// offsite run folder made by the CLI). Screenshots go to .test-output/e2e/ (printed at the start).
 // Env: PEFT_LAB_E2E_EXTENSION=unpacked copies the repository's built extension instead of packaging a VSIX.
 import Mocha from 'mocha';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -54,6 +55,10 @@ async function main() {
   console.log(`[e2e] screenshots: ${relative(process.cwd(), outputDir) || outputDir}`);
 
   const sandbox = makeSandbox('e2e');
+  // Start in VS Code's default dark theme (the web workbench would follow the headless browser's light scheme):
+  // the UI tests switch to a light theme and back.
+  const settingsFile = join(sandbox.userData, 'User', 'settings.json');
+  writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
   if (process.env.PEFT_LAB_E2E_EXTENSION === 'unpacked') {
     copyUnpackedExtension(sandbox);
     console.log('[e2e] extension: copied unpacked from the repository');
@@ -62,6 +67,16 @@ async function main() {
     console.log(`[e2e] packaged ${relative(repoRoot, vsix.vsixPath)} (${(vsix.bytes / 1024 / 1024).toFixed(1)} MiB) in ${vsix.seconds.toFixed(1)} s`);
     console.log(`[e2e] ${await installVsix(sandbox, vsix.vsixPath)}`);
   }
+  // After packaging: its production build is the dist/cli.js that makes the offsite run folder.
+  const { prepareWorkspace } = await import(pathToFileURL(join(testDir, 'workspace.mjs')).href);
+  let prepared;
+  try {
+    prepared = prepareWorkspace(sandbox.workspace, repoRoot);
+  } catch (error) {
+    removeSandbox(sandbox);
+    throw error;
+  }
+  console.log(`[e2e] workspace: tiny IST and offsite configs; offsite run ${relative(sandbox.workspace, prepared.offsiteRunDir)} made by the CLI in ${prepared.seconds.toFixed(1)} s`);
 
   let server;
   let browser;
@@ -76,7 +91,7 @@ async function main() {
     await page.goto(workbenchUrl(server.url, sandbox.workspace), { timeout: STARTUP_TIMEOUT_MS });
     await waitForPeftLab(page);
     console.log(`[e2e] workbench + PEFT Lab entry ready in ${((performance.now() - readyStarted) / 1000).toFixed(1)} s`);
-    Object.assign(session, { page, workspace: sandbox.workspace, screenshots: outputDir, timeout: 120_000 });
+    Object.assign(session, { page, workspace: sandbox.workspace, userData: sandbox.userData, prepared, screenshots: outputDir, timeout: 120_000 });
     const stats = await runMocha();
     failures = stats.failures + (stats.passes === 0 ? 1 : 0);
     console.log(`[e2e] ${stats.passes} passed, ${stats.failures} failed in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -4,6 +4,8 @@
 export const session = {
   /** @type {any} playwright Page */ page: undefined,
   /** Absolute path of the temporary copy of test/fixtures/workspace. */ workspace: '',
+  /** code-server's --user-data-dir (logs/ holds the extension host and output channel logs). */ userData: '',
+  /** What test/e2e/workspace.mjs prepared: { istConfig, offsiteConfig, offsiteRunDir }. */ prepared: undefined,
   /** Where screenshots go (printed by the harness). */ screenshots: '',
   /** Milliseconds to allow for slow UI steps on a loaded 2-core machine. */ timeout: 120_000,
 };

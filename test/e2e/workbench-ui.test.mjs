@@ -3,10 +3,22 @@
 /* global describe, it -- mocha's BDD globals */
 import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { screenshot, session } from './session.mjs';
 
 const activityEntry = '.activitybar a.action-label[aria-label^="PEFT Lab"]';
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The quick-input row whose label is exactly `label` (not the first fuzzy match: "Preferences: Color Theme"
+ *  also matches "Preferences: Browse Color Themes in Marketplace", listed above it). */
+function quickInputRow(label) {
+  const { page } = session;
+  return page
+    .locator('.quick-input-widget .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }) })
+    .first();
+}
 
 /** F1, type the command's title, wait for its row, run it. */
 async function runFromPalette(title) {
@@ -16,9 +28,9 @@ async function runFromPalette(title) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout });
   await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+  const row = quickInputRow(title);
   await row.waitFor({ state: 'visible', timeout });
-  await page.keyboard.press('Enter');
+  await row.click();
 }
 
 /** If the command asks for a run with a quick pick, picks the row naming runId. */
@@ -57,6 +69,95 @@ function webviewFrame() {
   return session.page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The content frame of the webview showing panel `panelId` (body[data-panel]) of run `runId` when given. */
+async function panelFrame(panelId, runId) {
+  const { page, timeout } = session;
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const outer = page.frameLocator('iframe.webview.ready');
+    const count = await page.locator('iframe.webview.ready').count();
+    for (let i = count - 1; i >= 0; i--) {
+      const frame = outer.nth(i).frameLocator('#active-frame');
+      const body = frame.locator(`body[data-panel="${panelId}"]`);
+      const shown = runId === undefined ? body : body.filter({ has: frame.locator('[data-testid="run-id"]', { hasText: runId }) });
+      if ((await shown.count().catch(() => 0)) > 0) return frame;
+    }
+    await sleep(250);
+  }
+  throw new Error(`no webview shows the ${panelId} panel${runId === undefined ? '' : ` of ${runId}`} after ${timeout / 1000} s`);
+}
+
+/** Brings a panel's tab to the front by its title prefix ("Rank choices · <run id>"). */
+async function showTab(title) {
+  const { page, timeout } = session;
+  const tab = page.locator('.tabs-container .tab', { hasText: title }).first();
+  await tab.waitFor({ state: 'visible', timeout });
+  await tab.click();
+  await page.locator('.tabs-container .tab.active', { hasText: title }).waitFor({ state: 'visible', timeout });
+}
+
+/** The newest run folder under a config's .peft-lab/runs (by name: run ids start with a timestamp). */
+function newestRun(configPath) {
+  const runsDir = join(dirname(configPath), '.peft-lab', 'runs');
+  const names = existsSync(runsDir) ? readdirSync(runsDir).filter((n) => /^\d{8}-\d{6}-/.test(n)).sort() : [];
+  return names.length > 0 ? join(runsDir, names[names.length - 1]) : undefined;
+}
+
+function readJsonl(file) {
+  return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line));
+}
+
+/** A number as the panels print it (webview/run/runData.ts formatNumber: 4 decimals, or 4 significant digits). */
+function assertShows(text, expected, what) {
+  const shown = Number(text.trim());
+  assert.ok(Number.isFinite(shown), `${what}: "${text}" is not a number`);
+  const tolerance = Math.max(Math.abs(expected) * 6e-4, Math.abs(expected) >= 1e-3 ? 6e-5 : 0);
+  assert.ok(Math.abs(shown - expected) <= tolerance, `${what}: the panel shows ${text}, the run folder has ${expected}`);
+}
+
+/** The cells of the table row whose first cell is `first`. */
+async function rowCells(frame, tableTestId, first) {
+  const row = frame.locator(`[data-testid="${tableTestId}"] tbody tr`).filter({ has: frame.locator('td:first-child', { hasText: new RegExp(`^${escapeRegExp(first)}$`) }) });
+  await row.first().waitFor({ state: 'visible', timeout: session.timeout });
+  return row.first().locator('td').allInnerTexts();
+}
+
+/** Picks a colour theme through "Preferences: Color Theme" and waits for the workbench (and webviews) to follow. */
+async function pickColorTheme(name, workbenchClass) {
+  const { page, timeout } = session;
+  await runFromPalette('Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout });
+  await page.locator('.quick-input-widget input[placeholder^="Select Color Theme"]').waitFor({ state: 'visible', timeout });
+  await input.fill(name);
+  const row = quickInputRow(name);
+  await row.waitFor({ state: 'visible', timeout });
+  await row.click();
+  await page.locator(`.monaco-workbench.${workbenchClass}`).waitFor({ state: 'attached', timeout });
+}
+
+/** A screenshot with the window made tall enough to hold a whole panel (charts and tables below the fold). */
+async function panelScreenshot(name) {
+  const { page } = session;
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: size.width, height: 1800 });
+  await sleep(700); // the charts follow their elements' new size (ResizeObserver)
+  try {
+    return await screenshot(name);
+  } finally {
+    await page.setViewportSize(size);
+    await sleep(300);
+  }
+}
+
+const panels = {
+  layerImportance: { command: 'PEFT Lab: Show Layer Importance', tab: 'Layer importance' },
+  rankChoices: { command: 'PEFT Lab: Show Rank Choices', tab: 'Rank choices' },
+  gradientDiagnostics: { command: 'PEFT Lab: Show Gradient Diagnostics', tab: 'Gradient diagnostics' },
+};
+
 describe('PEFT Lab in VS Code (UI)', function () {
   this.timeout(300_000);
 
@@ -79,8 +180,28 @@ describe('PEFT Lab in VS Code (UI)', function () {
     for (const label of ['device-check', 'second']) {
       await sidebar.locator('.monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout });
     }
-    assert.equal(await sidebar.locator('.monaco-list-row').count(), 2, 'two configs, collapsed');
+    // device-check and other/second from the fixture, ist-lens and offsite from test/e2e/workspace.mjs.
+    for (const label of ['ist-lens', 'offsite']) {
+      await sidebar.locator('.monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout });
+    }
+    assert.equal(await sidebar.locator('.monaco-list-row').count(), 4, 'four configs, collapsed');
     await screenshot('experiments-tree');
+  });
+
+  // VS Code's own activation figure (loading the bundle + activate()), read before any job ran.
+  let startupActivation;
+
+  it('Developer: Show Running Extensions lists PEFT Lab with its activation time (no job has run yet)', async () => {
+    const { page, timeout } = session;
+    await runFromPalette('Developer: Show Running Extensions');
+    const row = page.locator('.monaco-list-row', { hasText: 'PEFT Lab' }).filter({ hasText: /Activation: \d+ms/ }).first();
+    await row.waitFor({ state: 'visible', timeout });
+    startupActivation = Number(/Activation: (\d+)ms/.exec(await row.innerText())?.[1]);
+    assert.ok(Number.isFinite(startupActivation), 'Running Extensions shows PEFT Lab\'s activation time');
+    console.log(`      VS Code reports PEFT Lab's activation (loading the bundle + activate()): ${startupActivation} ms`);
+    await screenshot('running-extensions');
+    await page.locator('.tabs-container .tab', { hasText: 'Running Extensions' }).locator('.codicon-close').click();
+    await page.locator('.tabs-container .tab', { hasText: 'Running Extensions' }).waitFor({ state: 'detached', timeout });
   });
 
   it('shows the "Run Experiment" CodeLens on a .peft.json', async () => {
@@ -135,5 +256,196 @@ describe('PEFT Lab in VS Code (UI)', function () {
     await page.locator('.codelens-decoration', { hasText: 'Cancel Job' }).waitFor({ state: 'detached', timeout: 30_000 });
     await page.locator('.part.sidebar .monaco-list-row', { hasText: 'running' }).waitFor({ state: 'detached', timeout: 30_000 });
     await screenshot('after-run');
+  });
+  // Shared by the tests below (they run in order, like a user's session).
+  let istRunDir;
+  /** The run each panel of the tests below shows: the CodeLens IST run, else the CLI's offsite run. */
+  const panelRunId = (id) => (id === 'layerImportance' ? istRunDir : session.prepared.offsiteRunDir).split('/').pop();
+
+  it('runs a tiny IST job from the "Run Experiment" CodeLens; the tree shows it running, then completed', async () => {
+    const { page, timeout, prepared } = session;
+    const sidebar = page.locator('.part.sidebar');
+    // Expand the config first, so its run appears (running) as soon as the job starts.
+    const configRow = sidebar.locator('.monaco-list-row', { hasText: 'ist-lens' }).first();
+    await configRow.waitFor({ state: 'visible', timeout });
+    if ((await configRow.getAttribute('aria-expanded')) !== 'true') await configRow.locator('.monaco-tl-twistie').click();
+    await openFile('ist-lens.peft.json');
+    const lens = page.locator('.codelens-decoration a', { hasText: 'Run Experiment' }).first();
+    await lens.waitFor({ state: 'visible', timeout });
+    await page.locator('.codelens-decoration a', { hasText: 'Runs: 0' }).first().waitFor({ state: 'visible', timeout });
+    await lens.click();
+
+    // Running: the config's description and the new run's row say so, with the spinning sync icon.
+    const runRow = sidebar.locator('.monaco-list-row', { hasText: /^\s*\d{8}-\d{6}-ist-lens/ }).first();
+    await sidebar.locator('.monaco-list-row', { hasText: 'ist-lens' }).filter({ hasText: 'running' }).first().waitFor({ state: 'visible', timeout });
+    await runRow.waitFor({ state: 'visible', timeout });
+    assert.match(await runRow.locator('.label-description').innerText(), /^running/);
+    assert.equal(await runRow.locator('.codicon-sync.codicon-modifier-spin').count(), 1, 'spinning icon while running');
+    assert.equal(await page.locator('.codelens-decoration a', { hasText: 'Cancel Job' }).count(), 1, 'the CodeLens offers Cancel Job while it runs');
+    await screenshot('tree-running');
+
+    // Completed: the pass icon and "completed" in the description; summary.json agrees.
+    await runRow.locator('.codicon-pass').waitFor({ state: 'visible', timeout });
+    assert.match(await runRow.locator('.label-description').innerText(), /^completed/);
+    istRunDir = newestRun(prepared.istConfig);
+    assert.ok(istRunDir, 'a run folder under ist-lens/.peft-lab/runs');
+    const summary = JSON.parse(readFileSync(join(istRunDir, 'summary.json'), 'utf8'));
+    assert.equal(summary.status, 'completed', JSON.stringify(summary));
+    assert.equal(await runRow.locator('.label-name').innerText(), summary.runId ?? istRunDir.split('/').pop());
+    await page.locator('.codelens-decoration a', { hasText: 'Runs: 1' }).first().waitFor({ state: 'visible', timeout });
+    await screenshot('tree-completed');
+  });
+
+  it('layer importance on the IST run: a heatmap cell\'s tooltip shows the score in metrics.jsonl', async () => {
+    const { page, timeout } = session;
+    assert.ok(istRunDir, 'needs the CodeLens run');
+    const runId = istRunDir.split('/').pop();
+    const updates = readJsonl(join(istRunDir, 'metrics.jsonl')).filter((r) => r.type === 'importance').sort((a, b) => a.step - b.step);
+    assert.ok(updates.length >= 2, `the IST run wrote ${updates.length} importance records`);
+    await runFromPalette(panels.layerImportance.command);
+    assert.ok(await pickIfAsked(runId), 'the palette command asks which run');
+    const frame = await panelFrame('layerImportance', runId);
+    const heatmap = frame.locator('[data-testid="importance-heatmap"]');
+    await heatmap.locator('canvas').first().waitFor({ state: 'visible', timeout });
+
+    // Hover the cell of the last update and the layer with the largest |score|, placed from the plot area's
+    // margins and the grid size the chart element carries (data-grid, data-columns, data-rows).
+    const column = updates.length - 1;
+    const scores = updates[column].scores;
+    const layer = scores.reduce((best, v, i) => (Math.abs(v) > Math.abs(scores[best]) ? i : best), 0);
+    assert.equal(Number(await heatmap.getAttribute('data-columns')), updates.length, 'one column per importance update');
+    assert.equal(Number(await heatmap.getAttribute('data-rows')), scores.length, 'one row per layer');
+    const box = await heatmap.boundingBox();
+    const [left, right, top, bottom] = ((await heatmap.getAttribute('data-grid')) ?? '').split(',').map(Number);
+    const cellW = (box.width - left - right) / updates.length;
+    const cellH = (box.height - top - bottom) / scores.length;
+    const position = { x: left + (column + 0.5) * cellW, y: box.height - bottom - (layer + 0.5) * cellH };
+    const tooltip = heatmap.locator('div', { hasText: /score:/ }).last();
+    for (let attempt = 0; attempt < 5 && !(await tooltip.isVisible()); attempt++) {
+      await heatmap.hover({ position: { x: position.x + attempt, y: position.y } });
+      await sleep(300);
+    }
+    await tooltip.waitFor({ state: 'visible', timeout: 10_000 });
+    const text = await tooltip.innerText();
+    const match = /step (\d+)\s+layer (\d+)\s+score: (\S+)/.exec(text);
+    assert.ok(match, `tooltip text: ${JSON.stringify(text)}`);
+    assert.equal(Number(match[1]), updates[column].step, 'tooltip step');
+    assert.equal(Number(match[2]), layer, 'tooltip layer');
+    assertShows(match[3], scores[layer], `score of layer ${layer} at step ${updates[column].step}`);
+    // The per-layer table holds the last update's scores too.
+    const cells = await rowCells(frame, 'importance-latest', String(layer));
+    assertShows(cells[1], scores[layer], `latest score of layer ${layer}`);
+    await screenshot('layer-importance-tooltip');
+    await page.mouse.move(5, 5);
+    await frame.locator('[data-testid="importance-loss"] canvas').first().waitFor({ state: 'visible', timeout });
+    await panelScreenshot('layerImportance-dark');
+  });
+
+  it('rank choices on the offsite (GradOT) run: the kept ranks and channels are diagnostics.json\'s', async () => {
+    const { timeout, prepared } = session;
+    const runId = prepared.offsiteRunDir.split('/').pop();
+    const diagnostics = JSON.parse(readFileSync(join(prepared.offsiteRunDir, 'diagnostics.json'), 'utf8'));
+    await openFile('offsite.peft.json');
+    await runFromPalette(panels.rankChoices.command);
+    assert.ok(await pickIfAsked(runId));
+    const frame = await panelFrame('rankChoices', runId);
+    await frame.locator('[data-testid="rank-overview"] canvas').first().waitFor({ state: 'visible', timeout });
+    const attention = diagnostics.modules.find((m) => m.kind === 'attention');
+    const mlp = diagnostics.modules.find((m) => m.kind === 'mlp');
+    assert.ok(attention && mlp, 'the GradOT run compressed attention and MLP modules');
+    const attentionCells = await rowCells(frame, 'rank-table', attention.name);
+    assert.equal(attentionCells[3], `${attention.keptRank} / ${attention.fullRank}`, `kept rank of ${attention.name}`);
+    assert.ok(attention.keptRank < attention.fullRank, 'GradOT dropped some rank');
+    const mlpCells = await rowCells(frame, 'rank-table', mlp.name);
+    assert.equal(mlpCells[3], `${mlp.keptChannels ?? mlp.keptRank} / ${mlp.fullChannels ?? mlp.fullRank}`, `kept channels of ${mlp.name}`);
+    await frame.locator('[data-testid="rank-spectrum"] canvas').first().waitFor({ state: 'visible', timeout });
+    await panelScreenshot('rankChoices-dark');
+  });
+
+  it('gradient diagnostics on the offsite run: the cosines are diagnostics.json\'s', async () => {
+    const { timeout, prepared } = session;
+    const runId = prepared.offsiteRunDir.split('/').pop();
+    const diagnostics = JSON.parse(readFileSync(join(prepared.offsiteRunDir, 'diagnostics.json'), 'utf8'));
+    await runFromPalette(panels.gradientDiagnostics.command);
+    assert.ok(await pickIfAsked(runId));
+    const frame = await panelFrame('gradientDiagnostics', runId);
+    await frame.locator('[data-testid="gradient-cosine"] canvas').first().waitFor({ state: 'visible', timeout });
+    assert.ok(diagnostics.adapters.length > 0);
+    for (const adapter of [diagnostics.adapters[0], diagnostics.adapters[diagnostics.adapters.length - 1]]) {
+      const cells = await rowCells(frame, 'gradient-table', adapter.name);
+      assertShows(cells[1], adapter.cosineBefore, `${adapter.name} cosine before`);
+      assertShows(cells[2], adapter.cosineAfter, `${adapter.name} cosine after`);
+      assertShows(cells[3], adapter.relErrorBefore, `${adapter.name} relative error before`);
+    }
+    const mean = diagnostics.adapters.reduce((sum, a) => sum + a.cosineAfter, 0) / diagnostics.adapters.length;
+    const summary = await frame.locator('[data-testid="gradient-summary"]').innerText();
+    const shownMean = /before tuning, (\S+) after/.exec(summary);
+    assert.ok(shownMean, summary);
+    assertShows(shownMean[1], mean, 'mean cosine after tuning');
+    await panelScreenshot('gradientDiagnostics-dark');
+  });
+
+  it('switches to a light theme and back: every panel follows (screenshots in both)', async () => {
+    const { timeout } = session;
+    await pickColorTheme('Light Modern', 'vs');
+    for (const [id, panel] of Object.entries(panels)) {
+      const runId = panelRunId(id);
+      await showTab(`${panel.tab} · ${runId}`);
+      const frame = await panelFrame(id, runId);
+      await frame.locator('body.vscode-light').waitFor({ state: 'attached', timeout });
+      await frame.locator('canvas').first().waitFor({ state: 'visible', timeout });
+      await panelScreenshot(`${id}-light`);
+    }
+    await pickColorTheme('Dark Modern', 'vs-dark');
+    const frame = await panelFrame('gradientDiagnostics', panelRunId('gradientDiagnostics'));
+    await frame.locator('body.vscode-dark').waitFor({ state: 'attached', timeout });
+    await screenshot('gradientDiagnostics-dark-again');
+  });
+
+  it('restores the three panels after Developer: Reload Window, with their runs\' data', async () => {
+    const { page, timeout, prepared } = session;
+    const diagnostics = JSON.parse(readFileSync(join(prepared.offsiteRunDir, 'diagnostics.json'), 'utf8'));
+    const reloaded = page.waitForEvent('load', { timeout });
+    await runFromPalette('Developer: Reload Window');
+    await reloaded;
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout });
+    await page.locator(activityEntry).waitFor({ state: 'visible', timeout });
+    // The panel that was in front is restored by its serializer and asks the host for its run again.
+    const gradient = await panelFrame('gradientDiagnostics', panelRunId('gradientDiagnostics'));
+    const adapter = diagnostics.adapters[0];
+    assertShows((await rowCells(gradient, 'gradient-table', adapter.name))[1], adapter.cosineBefore, 'restored cosine');
+    await screenshot('restored-gradient-diagnostics');
+    await showTab(`${panels.rankChoices.tab} · ${panelRunId('rankChoices')}`);
+    const rank = await panelFrame('rankChoices', panelRunId('rankChoices'));
+    const attention = diagnostics.modules.find((m) => m.kind === 'attention');
+    assert.equal((await rowCells(rank, 'rank-table', attention.name))[3], `${attention.keptRank} / ${attention.fullRank}`);
+    await showTab(`${panels.layerImportance.tab} · ${panelRunId('layerImportance')}`);
+    const importance = await panelFrame('layerImportance', panelRunId('layerImportance'));
+    await importance.locator('[data-testid="importance-heatmap"] canvas').first().waitFor({ state: 'visible', timeout });
+    await screenshot('restored-layer-importance');
+  });
+
+  it('activates in under 100 ms with no job running (the "activated in" lines of its output channel)', async () => {
+    const logs = [];
+    const walk = (dir) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (/PEFT Lab\.log$/.test(entry.name)) logs.push(full);
+      }
+    };
+    walk(join(session.userData, 'logs'));
+    logs.sort(); // logs/<session>/exthost1 (startup) before exthost2 (after the reload)
+    const lines = logs.flatMap((file) => readFileSync(file, 'utf8').split('\n')).filter((line) => /PEFT Lab activated in/.test(line));
+    assert.ok(lines.length >= 2, `activation lines (startup and after the reload): ${JSON.stringify(lines)}`);
+    for (const line of lines) console.log(`      ${line.replace(/^\S+ \S+ /, '')}`);
+    // Both activations ran with no job running (the CodeLens job had finished before the reload). Wall time on a
+    // shared 2-core machine includes time the host was not scheduled (and, after the reload, VS Code restoring
+    // every other extension and webview at once), so the startup activation is held to < 100 ms by the clock and
+    // every activation by its CPU time.
+    const measured = lines.map((line) => ({ wall: Number(/activated in ([\d.]+) ms/.exec(line)?.[1]), cpu: Number(/\(CPU ([\d.]+) ms\)/.exec(line)?.[1]) }));
+    assert.ok(measured[0].wall < 100, `activate() at startup took ${measured[0].wall} ms (done-when: < 100 ms)`);
+    for (const { wall, cpu } of measured) assert.ok(cpu < 100, `activate() used ${cpu} ms of CPU (${wall} ms wall; done-when: < 100 ms)`);
+    if (startupActivation !== undefined) console.log(`      VS Code (Running Extensions, at startup): PEFT Lab activation ${startupActivation} ms (loading the bundle + activate())`);
   });
 });

@@ -71,7 +71,7 @@ function render(panel: PanelApp<'gradientDiagnostics'>): void {
       ? table(
           'gradient-table',
           ['Adapter', 'Cosine before', 'Cosine after', 'Rel. error before', 'Rel. error after'],
-          adapters.map((a) => [a.name, formatNumber(a.cosineBefore), formatNumber(a.cosineAfter), formatNumber(a.relErrorBefore), formatNumber(a.relErrorAfter)]),
+          adapters.map((a) => [a.name, fixed(a.cosineBefore), fixed(a.cosineAfter), fixed(a.relErrorBefore), fixed(a.relErrorAfter)]),
           [false, true, true, true, true],
         )
       : undefined,
@@ -80,6 +80,11 @@ function render(panel: PanelApp<'gradientDiagnostics'>): void {
   );
   disposeDetachedCharts();
   if (chart) drawCosine(chart, series);
+}
+
+/** Table cells: 4 decimals for every row, so a column of cosines lines up (0.2800, not 0.28). */
+function fixed(value: number): string {
+  return Number.isFinite(value) && Math.abs(value) < 1e6 ? value.toFixed(4) : formatNumber(value);
 }
 
 function drawCosine(element: HTMLElement, series: AdapterSeries): void {

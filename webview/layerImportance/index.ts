@@ -1,9 +1,9 @@
-// Layer importance panel: IST layer scores over the importance updates (heatmap), and which layers each step
-// updated (from step records' `layers`). Empty state says exactly which records are needed.
+// Layer importance panel: IST layer scores over the importance updates (heatmap), which layers each step updated
+// (from step records' `layers`) and the training loss of those steps. Empty state says which records are needed.
 import type { MetricRecord, RunData } from '../../src/protocol';
 import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors, themeColor } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
-import { formatNumber } from '../run/runData';
+import { formatNumber, lossPoints } from '../run/runData';
 import { startPanel, type PanelApp } from '../shared/panelApp';
 import { shapeLayerImportance, type HeatmapCell, type ImportanceHeatmap, type SelectionHeatmap } from './importanceData';
 
@@ -53,6 +53,8 @@ function render(panel: PanelApp<'layerImportance'>): void {
   }
   const importanceChart = data.importance ? h('div', { className: 'chart tall', testId: 'importance-heatmap', attrs: { role: 'img', 'aria-label': 'layer importance heatmap' } }) : undefined;
   const selectionChart = data.selection ? h('div', { className: 'chart', testId: 'selection-heatmap', attrs: { role: 'img', 'aria-label': 'selected layers per step' } }) : undefined;
+  const loss = lossPoints(run.metrics).points;
+  const lossChart = loss.length > 0 ? h('div', { className: 'chart short', testId: 'importance-loss', attrs: { role: 'img', 'aria-label': `training loss over ${loss.length} steps` } }) : undefined;
   replace(panel.root, 
     subtitle,
     h('h2', {}, 'Importance scores'),
@@ -65,12 +67,29 @@ function render(panel: PanelApp<'layerImportance'>): void {
       ? h('p', { className: 'subtitle' }, `${data.selection.stepCount} steps${data.selection.columns.length < data.selection.stepCount ? `, ${data.selection.columns.length} columns (fraction of steps that updated the layer)` : ''}`)
       : emptyState('selection-empty', 'No selected layers recorded', 'Step records need a ', code('"layers": [...]'), ' field (written when only some layers are updated per step).'),
     selectionChart,
+    lossChart && h('h2', {}, 'Training loss'),
+    lossChart,
     layerTable(data.importance, data.selection),
     problems,
   );
   disposeDetachedCharts();
   if (importanceChart && data.importance) drawImportance(importanceChart, data.importance);
   if (selectionChart && data.selection) drawSelection(selectionChart, data.selection);
+  if (lossChart) drawLoss(lossChart, loss);
+}
+
+/** The loss of each step, beside the layers it trained (IST picks layers by how the loss responds). */
+function drawLoss(element: HTMLElement, points: [number, number][]): void {
+  const colors = themeColors();
+  drawChart(element, {
+    animation: false,
+    // The heatmaps' margins, so the step axes line up down the page.
+    grid: heatmapGrid,
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (typeof v === 'number' ? formatNumber(v) : String(v)) },
+    xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 28, min: 'dataMin', max: 'dataMax', minInterval: 1, ...axisStyle(colors) },
+    yAxis: { type: 'value', name: 'loss', scale: true, ...axisStyle(colors) },
+    series: [{ type: 'line', name: 'loss', data: points, showSymbol: points.length <= 50, lineStyle: { color: colors.accent }, itemStyle: { color: colors.accent } }],
+  });
 }
 
 function noIstRecords(records: readonly MetricRecord[]): HTMLElement {
@@ -114,7 +133,7 @@ function drawImportance(element: HTMLElement, heatmap: ImportanceHeatmap): void 
     max: heatmap.max,
     // Diverging around 0 (the initial score): green = important (trained more), red = dispensable.
     palette: [themeColor('--vscode-charts-green', '#89d185'), colors.background, themeColor('--vscode-charts-red', '#f14c4c')],
-    precision: Math.max(0, Math.min(6, 2 - Math.floor(Math.log10(heatmap.max)))),
+    legend: ['dispensable', 'important'],
     tooltip: cellTooltip((c) => `step ${heatmap.steps[c] ?? '?'}`, 'score'),
   });
 }
@@ -134,7 +153,7 @@ function drawSelection(element: HTMLElement, selection: SelectionHeatmap): void 
     min: 0,
     max: 1,
     palette: [colors.background, colors.accent],
-    precision: 2,
+    legend: ['every step', 'never'],
     tooltip: cellTooltip(label, 'selected'),
   });
 }
@@ -147,17 +166,33 @@ interface HeatmapSpec {
   min: number;
   max: number;
   palette: string[];
-  /** Decimals of the colour scale's labels. */
-  precision: number;
+  /** What the top and bottom of the colour scale mean. */
+  legend: [string, string];
   tooltip: (params: unknown) => string;
+}
+
+/** The plot area's margins in the chart element (px): room on the right for the colour scale and its labels. */
+const heatmapGrid = { left: 56, right: 132, top: 28, bottom: 48 };
+
+/** Colour-scale labels: 3 significant digits, exponent notation below 1e-3 (IST scores are often ~1e-4). */
+function scaleLabel(value: unknown): string {
+  const v = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(v)) return String(value);
+  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(2);
+  return String(Number(v.toPrecision(3)));
 }
 
 function drawHeatmap(element: HTMLElement, spec: HeatmapSpec): void {
   const colors = themeColors();
+  // Tests (and screen readers' users hovering) find a cell from these: column c, row r is centred at
+  // left + (c + 0.5) * width / columns, bottom - (r + 0.5) * height / rows inside the plot area.
+  element.dataset.grid = [heatmapGrid.left, heatmapGrid.right, heatmapGrid.top, heatmapGrid.bottom].join(',');
+  element.dataset.columns = String(spec.xLabels.length);
+  element.dataset.rows = String(spec.layerCount);
   drawChart(element, {
     animation: false,
     tooltip: { position: 'top', formatter: spec.tooltip },
-    grid: { left: 56, right: 96, top: 28, bottom: 48 },
+    grid: heatmapGrid,
     xAxis: { type: 'category', data: spec.xLabels, name: spec.xName, nameLocation: 'middle', nameGap: 28, splitArea: { show: false }, ...axisStyle(colors) },
     yAxis: { type: 'category', data: Array.from({ length: spec.layerCount }, (_, i) => String(i)), name: 'layer', ...axisStyle(colors) },
     visualMap: {
@@ -165,10 +200,12 @@ function drawHeatmap(element: HTMLElement, spec: HeatmapSpec): void {
       max: spec.max,
       calculable: true,
       orient: 'vertical',
-      right: 0,
+      right: 8,
       top: 'middle',
       itemHeight: 160,
-      precision: spec.precision,
+      text: spec.legend,
+      textGap: 14,
+      formatter: scaleLabel,
       textStyle: { color: colors.muted },
       inRange: { color: spec.palette },
     },

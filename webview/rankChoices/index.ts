@@ -125,6 +125,8 @@ function drawSpectrum(element: HTMLElement, module: ModuleDiagnostic): void {
         ? [{
             type: 'bar',
             name: 'singular value (kept = solid)',
+            // The legend's swatch: the kept colour (each bar's own style says kept or dropped).
+            itemStyle: { color: colors.accent },
             data: spectrum.singularValues.map((value, i) => ({ value, itemStyle: { color: colors.accent, opacity: spectrum.kept[i] ? 1 : 0.25 } })),
           }]
         : []),
