@@ -6,11 +6,11 @@
  * 2-core machine: svdFast 4096 measured 126 s on 2026-12-02).
  */
 import { svdFast } from '../src/engine/offsite/emulator/fastDrd';
-import { OrtProducts } from '../src/engine/offsite/emulator/ortProducts';
+import { OrtProducts } from '../src/engine/linalg/ortProducts';
 import { Rng } from '../src/engine/util/random';
-import { svdFull, svdRandomized, reconstruct } from '../src/engine/offsite/linalg/svd';
-import { symmetricEigen } from '../src/engine/offsite/linalg/eigen';
-import { matmulABt } from '../src/engine/offsite/linalg/dense';
+import { svdFull, svdRandomized, reconstruct } from '../src/engine/linalg/svd';
+import { symmetricEigen } from '../src/engine/linalg/eigen';
+import { matmulABt } from '../src/engine/linalg/dense';
 
 /** Prints wall time and this process's CPU time (user + system): on a shared machine the CPU time is the fair number. */
 function time<T>(label: string, f: () => T): T {

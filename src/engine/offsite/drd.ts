@@ -17,7 +17,7 @@
 import type { Rng } from '../util/random';
 import { rankBudget } from './budget';
 import { type LinearStats, checkLinearStats, svdComponentRemovalGcs } from './gcs';
-import { type Svd, svdFull, svdRandomized } from './linalg/svd';
+import { type Svd, svdFull, svdRandomized } from '../linalg/svd';
 
 function sortedAscending(values: Iterable<number>): number[] {
   return [...values].sort((a, b) => a - b);

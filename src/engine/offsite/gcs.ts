@@ -11,8 +11,8 @@
  * Kronecker form: with vec() stacking columns, vec(G delta A^T) = (A (x) G) vec(delta); A is symmetric, so
  * H = A (x) G gives H vec(delta) = vec(G delta A) (checked numerically in the tests).
  */
-import { checkShape, l1, matmul, matmulABt, rowDot } from './linalg/dense';
-import type { Svd } from './linalg/svd';
+import { checkShape, l1, matmul, matmulABt, rowDot } from '../linalg/dense';
+import type { Svd } from '../linalg/svd';
 
 /** The statistics of one linear map that the GCS needs. A and G must be symmetric, as KFAC factors are. */
 export interface LinearStats {

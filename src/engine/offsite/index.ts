@@ -23,6 +23,3 @@ export {
 } from './drd';
 export { selectScpChannels, channelMagnitudes, selectChannelsByMagnitude, pruneMlpChannels, type MlpWeights } from './scp';
 export { uniformLayerDrop, linearCka, layerSimilarityMatrix, crashPlan, type CrashPlan } from './layer-drop';
-export { svdFull, svdRandomized, truncateSvd, orthonormalizeRows, reconstruct, ZERO_SINGULAR_VALUE_RATIO, type Svd, type RandomizedSvdOptions } from './linalg/svd';
-export { symmetricEigen } from './linalg/eigen';
-export { matmul, matmulABt, transpose, matVec, toFloat64 } from './linalg/dense';

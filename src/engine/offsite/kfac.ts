@@ -12,7 +12,7 @@
  * gradient g used beside it in the GCS. With the default scale = 1 the 1/T^2 stays in G (only fine when every
  * batch has the same T and a global constant factor is acceptable). The caller decides; it is never guessed here.
  */
-import { checkShape, matmulABt } from './linalg/dense';
+import { checkShape, matmulABt } from '../linalg/dense';
 
 export interface KfacAccumulator {
   /** Feature size d of the rows (in for A, out for G). */

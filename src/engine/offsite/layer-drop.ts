@@ -15,7 +15,7 @@
  * other layers; ties: the lower index). The similarity is linear CKA (Kornblith et al., ICML 2019) between the
  * layers' output representations on the support data, as CRaSh measures it.
  */
-import { checkShape, matmulABt } from './linalg/dense';
+import { checkShape, matmulABt } from '../linalg/dense';
 
 /** OT-dagger kept middle-layer indices (relative to the middle block), ascending. */
 export function uniformLayerDrop(middleLayers: number, keep: number): number[] {

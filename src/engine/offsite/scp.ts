@@ -12,7 +12,7 @@
  * sqrt(||up_j||^2 + ||gate_j||^2 + ||down_{:,j}||^2); the `budget` largest are kept.
  */
 import { channelBudget } from './budget';
-import { checkShape } from './linalg/dense';
+import { checkShape } from '../linalg/dense';
 
 /** Kept channel indices (ascending): prune the lowest-GCS channels down to round(ratio * inter). */
 export function selectScpChannels(removalGcs: ArrayLike<number>, mlpChannelRatio: number): number[] {

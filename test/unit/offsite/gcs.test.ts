@@ -7,9 +7,9 @@ import {
   gcs,
   kfacFactor,
   svdComponentRemovalGcs,
-  svdFull,
   type LinearStats,
 } from '../../../src/engine/offsite';
+import { svdFull } from '../../../src/engine/linalg';
 import { symmetricMean } from '../../../src/engine/offsite/kfac';
 import { assertClose, maxAbsDiff, naiveMatmul, randn, randomSpd } from './helpers';
 

@@ -13,15 +13,14 @@ import {
   mlpParamCount,
   pruneMlpChannels,
   rankBudget,
-  reconstruct,
   selectChannelsByMagnitude,
   selectDrdComponents,
   selectScpChannels,
   selectTopSingularValues,
-  svdFull,
   uniformLayerDrop,
   type LinearStats,
 } from '../../../src/engine/offsite';
+import { reconstruct, svdFull } from '../../../src/engine/linalg';
 import { maxAbsDiff, naiveMatmul, randn, randomSpd } from './helpers';
 
 describe('DRD selection', () => {

@@ -22,8 +22,8 @@ import { intermediateSize, layerModules, layerPrefix, middleLayers } from '../st
 import type { LinearStats } from '../gcs';
 import { asOutIn, attentionMaps, magnitudeAttention, magnitudeMlp, weightOnly, type Timer } from './compress';
 import { drdAttentionFast, scpMlpFast, svdFastAll } from './fastDrd';
-import { SpectrumWorker } from './spectrumWorker';
-import { OrtProducts } from './ortProducts';
+import { SpectrumWorker } from '../../linalg/spectrumWorker';
+import { OrtProducts } from '../../linalg/ortProducts';
 import { writeEmulatorCheckpoint, type LayerCompression } from './checkpoint';
 import { DISTILL_DEFAULTS, distillEmulator, type DistillResult } from './distill';
 import { EMULATOR_METHODS, type EmulatorOptions, type EmulatorPhase, type EmulatorResult, type ModuleDiagnostics } from './types';

@@ -8,8 +8,8 @@ import { GPT2_QKV_PARTS } from '../../models/emulatorLayout';
 import type { Rng } from '../../util/random';
 import { compressProjectionDrd, compressProjectionMagnitude, type FactorizedLinear } from '../drd';
 import { channelRemovalGcs, type LinearStats } from '../gcs';
-import { transpose } from '../linalg/dense';
-import { svdFull } from '../linalg/svd';
+import { transpose } from '../../linalg/dense';
+import { svdFull } from '../../linalg/svd';
 import { selectChannelsByMagnitude, selectScpChannels } from '../scp';
 import { layerModules } from '../stats/modules';
 

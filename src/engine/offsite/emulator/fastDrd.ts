@@ -10,12 +10,12 @@
  */
 import { selectDrdComponents, factorize } from '../drd';
 import type { LinearStats, MlpStats } from '../gcs';
-import { l1, rowDot, transpose } from '../linalg/dense';
-import { ZERO_SINGULAR_VALUE_RATIO, type Svd } from '../linalg/svd';
+import { l1, rowDot, transpose } from '../../linalg/dense';
+import { ZERO_SINGULAR_VALUE_RATIO, type Svd } from '../../linalg/svd';
 import { selectScpChannels } from '../scp';
 import type { AttentionMap, CompressedAttention, CompressedMlp, Timer } from './compress';
-import { symmetricEigenFast, type SpectrumSolver } from './fastEigen';
-import type { OrtProducts } from './ortProducts';
+import { symmetricEigenFast, type SpectrumSolver } from '../../linalg/fastEigen';
+import type { OrtProducts } from '../../linalg/ortProducts';
 
 /** Thin SVD of W [m, n] (all min(m, n) components, s descending), products on ORT. */
 export async function svdFast(w: Float64Array, m: number, n: number, ort: OrtProducts, spectrum?: SpectrumSolver): Promise<Svd> {

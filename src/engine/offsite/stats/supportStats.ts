@@ -26,7 +26,7 @@ import type { LoadedModel } from '../../models/model';
 import { createSession, hostTensor, type HostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
 import type { LinearStats } from '../gcs';
 import { symmetricMean } from '../kfac';
-import { transpose } from '../linalg/dense';
+import { transpose } from '../../linalg/dense';
 
 export const IGNORE_INDEX = -100;
 const TARGETS = 'targets';

@@ -2,12 +2,12 @@
 // reference JavaScript implementations of linalg/ and gcs.ts, including spectra with clusters and zeros.
 import { strict as assert } from 'node:assert';
 import { channelRemovalGcs, svdComponentRemovalGcs, type LinearStats } from '../../../../src/engine/offsite';
-import { matmulABt } from '../../../../src/engine/offsite/linalg/dense';
-import { symmetricEigen } from '../../../../src/engine/offsite/linalg/eigen';
-import { reconstruct, svdFull } from '../../../../src/engine/offsite/linalg/svd';
+import { matmulABt } from '../../../../src/engine/linalg/dense';
+import { symmetricEigen } from '../../../../src/engine/linalg/eigen';
+import { reconstruct, svdFull } from '../../../../src/engine/linalg/svd';
 import { channelRemovalGcsFast, svdComponentRemovalGcsFast, svdFast } from '../../../../src/engine/offsite/emulator/fastDrd';
-import { symmetricEigenFast } from '../../../../src/engine/offsite/emulator/fastEigen';
-import { OrtProducts } from '../../../../src/engine/offsite/emulator/ortProducts';
+import { symmetricEigenFast } from '../../../../src/engine/linalg/fastEigen';
+import { OrtProducts } from '../../../../src/engine/linalg/ortProducts';
 import { Rng } from '../../../../src/engine/util/random';
 import { maxAbs } from './support';
 import { randomSpd } from '../helpers';

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import type { TrainBatch } from '../../../../src/engine/data/batches';
 import { loadModel, type LoadedModel } from '../../../../src/engine/models/model';
 import { collectSupportStats, type SupportStats } from '../../../../src/engine/offsite/stats';
-import { transpose } from '../../../../src/engine/offsite/linalg/dense';
+import { transpose } from '../../../../src/engine/linalg/dense';
 import { hostTensor } from '../../../../src/engine/runtime';
 import { feeds, FIXTURE_GPT2, FIXTURE_LLAMA, maxAbs, probeSession, randomBatches } from './support';
 

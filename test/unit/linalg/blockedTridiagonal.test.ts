@@ -1,12 +1,12 @@
 // The blocked tridiagonalisation of the fast eigensolver (panels, trailing updates in JavaScript and on ORT)
 // against the unblocked reference of linalg/eigen.ts: the same T (d, e) and reflectors with Q T Q^T = S.
 import { strict as assert } from 'node:assert';
-import { matmulABt } from '../../../../src/engine/offsite/linalg/dense';
-import { tridiagonalise } from '../../../../src/engine/offsite/linalg/eigen';
-import { tridiagonaliseBlocked, type Tridiagonal } from '../../../../src/engine/offsite/emulator/blockedTridiagonal';
-import { OrtProducts } from '../../../../src/engine/offsite/emulator/ortProducts';
-import { Rng } from '../../../../src/engine/util/random';
-import { maxAbs } from './support';
+import { matmulABt } from '../../../src/engine/linalg/dense';
+import { tridiagonalise } from '../../../src/engine/linalg/eigen';
+import { tridiagonaliseBlocked, type Tridiagonal } from '../../../src/engine/linalg/blockedTridiagonal';
+import { OrtProducts } from '../../../src/engine/linalg/ortProducts';
+import { Rng } from '../../../src/engine/util/random';
+import { maxAbs } from '../offsite/emulator/support';
 
 /** Q = H_0 H_1 ... H_{n-3} from the stored reflectors, [n, n]. */
 function formQ(t: Tridiagonal, n: number): Float64Array {

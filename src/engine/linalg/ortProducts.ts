@@ -4,8 +4,8 @@
  * JavaScript these dominate the compression time of a GPT-2-small-sized model (bench/compress.ts). One session
  * per product shape, cached.
  */
-import { GraphBuilder, toModelBytes } from '../../graph';
-import { createSession, hostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../../runtime';
+import { GraphBuilder, toModelBytes } from '../graph';
+import { createSession, hostTensor, type RuntimeSession, type RuntimeSessionOptions } from '../runtime';
 
 export class OrtProducts {
   private readonly sessions = new Map<string, Promise<RuntimeSession>>();

@@ -11,8 +11,8 @@ import {
   symmetricEigen,
   transpose,
   type Svd,
-} from '../../../src/engine/offsite';
-import { maxAbs, maxAbsDiff, naiveMatmul, randn } from './helpers';
+} from '../../../src/engine/linalg';
+import { maxAbs, maxAbsDiff, naiveMatmul, randn } from '../offsite/helpers';
 
 function toRows(a: Float64Array, r: number, c: number): number[][] {
   return Array.from({ length: r }, (_, i) => Array.from(a.subarray(i * c, i * c + c)));

@@ -12,8 +12,8 @@
  *     H_k0 ... H_k1 = I - Y Tw Y^T (Schreiber & Van Loan 1989): the blocks' Y^T Y in one ONNX Runtime run, Tw's
  *     recurrence in JavaScript, all blocks' products in a second run.
  */
-import { Rng } from '../../util/random';
-import { checkShape, transpose } from '../linalg/dense';
+import { Rng } from '../util/random';
+import { checkShape, transpose } from './dense';
 import { tridiagonaliseBlocked } from './blockedTridiagonal';
 import type { OrtProducts } from './ortProducts';
 import { tridiagonalSpectrum } from './tridiagonalSpectrum';

@@ -30,7 +30,7 @@
  * an eigensolve of 2058) - roughly ten minutes in single-threaded JavaScript; that size needs the products
  * on ONNX Runtime or a GPU.
  */
-import { Rng } from '../../util/random';
+import { Rng } from '../util/random';
 import { checkShape, l2, matmulABt, transpose } from './dense';
 import { symmetricEigen } from './eigen';
 

@@ -1,12 +1,12 @@
 // The spectrum worker runs tridiagonalSpectrum.ts's own source: its eigenvalues and inverse-iteration vectors must
 // be bit-identical to the in-process ones, and svdFastAll (pipelined with it) must equal svdFast map by map.
 import { strict as assert } from 'node:assert';
-import type { LinearStats } from '../../../../src/engine/offsite';
-import { svdFast, svdFastAll } from '../../../../src/engine/offsite/emulator/fastDrd';
-import { inProcessSpectrum } from '../../../../src/engine/offsite/emulator/fastEigen';
-import { OrtProducts } from '../../../../src/engine/offsite/emulator/ortProducts';
-import { SpectrumWorker } from '../../../../src/engine/offsite/emulator/spectrumWorker';
-import { Rng } from '../../../../src/engine/util/random';
+import type { LinearStats } from '../../../src/engine/offsite';
+import { svdFast, svdFastAll } from '../../../src/engine/offsite/emulator/fastDrd';
+import { inProcessSpectrum } from '../../../src/engine/linalg/fastEigen';
+import { OrtProducts } from '../../../src/engine/linalg/ortProducts';
+import { SpectrumWorker } from '../../../src/engine/linalg/spectrumWorker';
+import { Rng } from '../../../src/engine/util/random';
 
 describe('offsite emulator: spectrum worker', () => {
   const ort = new OrtProducts({ intraOpNumThreads: 1 });
