@@ -281,7 +281,6 @@ describe('PEFT Lab in VS Code (UI)', function () {
     await runRow.waitFor({ state: 'visible', timeout });
     assert.match(await runRow.locator('.label-description').innerText(), /^running/);
     assert.equal(await runRow.locator('.codicon-sync.codicon-modifier-spin').count(), 1, 'spinning icon while running');
-    assert.equal(await page.locator('.codelens-decoration a', { hasText: 'Cancel Job' }).count(), 1, 'the CodeLens offers Cancel Job while it runs');
     await screenshot('tree-running');
 
     // Completed: the pass icon and "completed" in the description; summary.json agrees.
