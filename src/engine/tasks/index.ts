@@ -1,6 +1,7 @@
 export { runDeviceCheck } from './deviceCheck';
 export { TaskError, TaskCancelled, type RunContext, type TaskContext } from './context';
-export { ADAPTER_DIR, evaluateSetup, runTune, setupTune, tuneFingerprint, type TuneSetup } from './tune';
+export { runTune, tuneFingerprint } from './tune';
+export { ADAPTER_DIR, evaluateSetup, setupTune, type TuneSetup } from './tuneSetup';
 export { encodeMatMulModel } from './matmulModel';
 export { matmulGflops, dotProductErrorBound, referenceEntry, testMatrix, checkPositions } from './matmulMath';
 export { runOffsite, offsiteFingerprint, offsiteDiagnostics, EMULATOR_DIR, DIAGNOSTICS_FILE, type OffsiteMetric } from './offsite';

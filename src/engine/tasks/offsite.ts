@@ -30,7 +30,8 @@ import { createOptimizer } from '../train/optimizer';
 import { NonFiniteTrainingError, Trainer, type StepRecord } from '../train/trainer';
 import { maxBy } from '../util/arrays';
 import { TaskCancelled, TaskError, type RunContext } from './context';
-import { ADAPTER_DIR, dropMetricRecords, evaluateSetup, loadTaskData, type TaskData } from './tune';
+import { dropMetricRecords } from './runRecord';
+import { ADAPTER_DIR, evaluateSetup, loadTaskData, type TaskData } from './tuneSetup';
 
 export const EMULATOR_DIR = RUN_FILES.emulator;
 export const DIAGNOSTICS_FILE = RUN_FILES.diagnostics;
