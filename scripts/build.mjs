@@ -25,7 +25,11 @@ await Promise.all([
   ...nodeEntries.map(([entry, outfile]) =>
     build({ ...common, entryPoints: [entry], outfile, platform: 'node', target: 'node20', format: 'cjs', external: nodeExternals,
       // jsonc-parser's `main` is a UMD build whose dynamic requires esbuild cannot follow; its ESM build bundles.
-      mainFields: ['module', 'main'] }),
+      mainFields: ['module', 'main'],
+      // The extension logs how long evaluating its bundle took (src/extension/index.ts, bundleLoad): this line
+      // runs before any bundled module does. "use strict" first, as esbuild's own (now second) would no longer be
+      // the directive that makes the bundle strict.
+      ...(entry === 'src/extension/index.ts' ? { banner: { js: '"use strict";\nvar __peftLabBundleStart = performance.now(), __peftLabBundleCpu = process.cpuUsage();' } } : {}) }),
   ),
   ...webviewEntries.map(([entry, outfile]) =>
     build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'iife' }),

@@ -198,7 +198,7 @@ describe('PEFT Lab in VS Code (UI)', function () {
     await row.waitFor({ state: 'visible', timeout });
     startupActivation = Number(/Activation: (\d+)ms/.exec(await row.innerText())?.[1]);
     assert.ok(Number.isFinite(startupActivation), 'Running Extensions shows PEFT Lab\'s activation time');
-    console.log(`      VS Code reports PEFT Lab's activation (loading the bundle + activate()): ${startupActivation} ms`);
+    console.log(`      VS Code reports PEFT Lab's activation (starting to load its code to activate() returning): ${startupActivation} ms`);
     await screenshot('running-extensions');
     await page.locator('.tabs-container .tab', { hasText: 'Running Extensions' }).locator('.codicon-close').click();
     await page.locator('.tabs-container .tab', { hasText: 'Running Extensions' }).waitFor({ state: 'detached', timeout });
@@ -438,13 +438,28 @@ describe('PEFT Lab in VS Code (UI)', function () {
     const lines = logs.flatMap((file) => readFileSync(file, 'utf8').split('\n')).filter((line) => /PEFT Lab activated in/.test(line));
     assert.ok(lines.length >= 2, `activation lines (startup and after the reload): ${JSON.stringify(lines)}`);
     for (const line of lines) console.log(`      ${line.replace(/^\S+ \S+ /, '')}`);
-    // Both activations ran with no job running (the CodeLens job had finished before the reload). Wall time on a
-    // shared 2-core machine includes time the host was not scheduled (and, after the reload, VS Code restoring
-    // every other extension and webview at once), so the startup activation is held to < 100 ms by the clock and
-    // every activation by its CPU time.
-    const measured = lines.map((line) => ({ wall: Number(/activated in ([\d.]+) ms/.exec(line)?.[1]), cpu: Number(/\(CPU ([\d.]+) ms\)/.exec(line)?.[1]) }));
-    assert.ok(measured[0].wall < 100, `activate() at startup took ${measured[0].wall} ms (done-when: < 100 ms)`);
+    // Both activations ran with no job running (the CodeLens job had finished before the reload). Each line gives
+    // activate() and loading the bundle (its first line to the end of the entry module), wall clock and CPU. Wall
+    // time on a shared 2-core machine includes time the host was not scheduled (and, after the reload, VS Code
+    // restoring every other extension and webview at once).
+    const measured = lines.map((line) => {
+      const load = /bundle loaded in ([\d.]+) ms \(CPU ([\d.]+) ms\)/.exec(line);
+      return {
+        wall: Number(/activated in ([\d.]+) ms/.exec(line)?.[1]),
+        cpu: Number(/activated in [\d.]+ ms \(CPU ([\d.]+) ms\)/.exec(line)?.[1]),
+        loadWall: Number(load?.[1]),
+        loadCpu: Number(load?.[2]),
+      };
+    });
+    // CPU time is the whole host process's (after the reload other extensions' threads add to it), so the bundle
+    // load + activate() bound holds for the startup activation; the later ones are printed above.
+    const [startup] = measured;
+    assert.ok(startup.wall < 100, `activate() at startup took ${startup.wall} ms (done-when: < 100 ms)`);
+    assert.ok(Number.isFinite(startup.loadCpu), 'the log says how long loading the bundle took');
+    assert.ok(startup.loadCpu + startup.cpu < 100, `loading the bundle (${startup.loadCpu} ms CPU, ${startup.loadWall} ms wall) + activate() (${startup.cpu} ms CPU) >= 100 ms`);
     for (const { wall, cpu } of measured) assert.ok(cpu < 100, `activate() used ${cpu} ms of CPU (${wall} ms wall; done-when: < 100 ms)`);
-    if (startupActivation !== undefined) console.log(`      VS Code (Running Extensions, at startup): PEFT Lab activation ${startupActivation} ms (loading the bundle + activate())`);
+    // VS Code's figure also counts the time its host spent on other extensions between starting to load the code
+    // and running it (it awaits the extension's localized messages first), so it is printed, not bounded.
+    if (startupActivation !== undefined) console.log(`      VS Code (Running Extensions, at startup): PEFT Lab activation ${startupActivation} ms`);
   });
 });
