@@ -1,3 +1,4 @@
+// The contract room: every message and run-folder record shape (zod, types by z.infer) and every run-folder name.
 export * from './runFiles';
 export * from './worker';
 export * from './panels';

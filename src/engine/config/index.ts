@@ -1,3 +1,4 @@
+// Experiment configs (*.peft.json): JSON Schema validation with positions, typed results, file checks.
 export * from './types';
 export * from './issues';
 export { validateConfigText, experimentConfigSchema, jsonPath, type ConfigValidation } from './validate';

@@ -1,3 +1,4 @@
+// GradOT itself: gradient-change scores (GCS with KFAC factors), DRD rank and SCP channel selection, budgets, layer drop.
 export { createKfacAccumulator, accumulateKfac, kfacFactor, type KfacAccumulator } from './kfac';
 export {
   gcs,

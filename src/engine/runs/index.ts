@@ -1,3 +1,4 @@
+// Run folders on disk: atomic writes, creation and locking, readers, the writer the worker streams into.
 export * from './atomic';
 export * from './runId';
 export * from './layout';

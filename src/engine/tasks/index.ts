@@ -1,3 +1,4 @@
+// The jobs a config names: tune, offsite, device-check; their setup, resume checks and summaries.
 export { runDeviceCheck } from './deviceCheck';
 export { TaskError, TaskCancelled, type RunContext, type TaskContext } from './context';
 export { runTune, tuneFingerprint } from './tune';

@@ -1,3 +1,4 @@
+// Emulator assembly: compressing the middle layers (GradOT, SVD, CRaSh, uniform drop, OT distillation) into a model folder.
 export { buildEmulator } from './build';
 export { DISTILL_DEFAULTS, DistillObjective, distillEmulator, examplesOfBatches, type DistillSettings, type DistillPlan, type DistillLosses, type DistillResult } from './distill';
 export { writeEmulatorCheckpoint, type EmulatorPlan, type LayerCompression } from './checkpoint';
