@@ -359,6 +359,10 @@ describe('PEFT Lab in VS Code (UI)', function () {
     assert.equal(mlpCells[3], `${mlp.keptChannels ?? mlp.keptRank} / ${mlp.fullChannels ?? mlp.fullRank}`, `kept channels of ${mlp.name}`);
     await frame.locator('[data-testid="rank-spectrum"] canvas').first().waitFor({ state: 'visible', timeout });
     await panelScreenshot('rankChoices-dark');
+    // Pick the MLP module's spectrum (its kept channels): the choice is panel state (setState), kept over the reload.
+    await frame.locator('[data-testid="rank-module-select"]').selectOption(mlp.name);
+    await frame.locator(`[data-testid="rank-spectrum"][aria-label="spectrum of ${mlp.name}"] canvas`).first().waitFor({ state: 'visible', timeout });
+    await panelScreenshot('rankChoices-mlp-spectrum-dark');
   });
 
   it('gradient diagnostics on the offsite run: the cosines are diagnostics.json\'s', async () => {
@@ -418,6 +422,8 @@ describe('PEFT Lab in VS Code (UI)', function () {
     const rank = await panelFrame('rankChoices', panelRunId('rankChoices'));
     const attention = diagnostics.modules.find((m) => m.kind === 'attention');
     assert.equal((await rowCells(rank, 'rank-table', attention.name))[3], `${attention.keptRank} / ${attention.fullRank}`);
+    const mlp = diagnostics.modules.find((m) => m.kind === 'mlp');
+    assert.equal(await rank.locator('[data-testid="rank-module-select"]').inputValue(), mlp.name, 'the module picked before the reload');
     await showTab(`${panels.layerImportance.tab} · ${panelRunId('layerImportance')}`);
     const importance = await panelFrame('layerImportance', panelRunId('layerImportance'));
     await importance.locator('[data-testid="importance-heatmap"] canvas').first().waitFor({ state: 'visible', timeout });

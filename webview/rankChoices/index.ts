@@ -110,27 +110,34 @@ function drawSpectrum(element: HTMLElement, module: ModuleDiagnostic): void {
   const colors = themeColors();
   const hasValues = spectrum.singularValues.some((v) => v !== null);
   const hasGcs = spectrum.gcs.some((v) => v !== null);
+  const unit = module.kind === 'mlp' ? 'channel' : 'component';
+  /** Bars with the kept candidates solid and the dropped ones faded; the series colour is the legend's swatch. */
+  const keptBars = (name: string, values: (number | null)[], color: string, yAxisIndex = 0) => ({
+    type: 'bar',
+    name: `${name} (kept = solid)`,
+    yAxisIndex,
+    itemStyle: { color },
+    data: values.map((value, i) => ({ value, itemStyle: { color, opacity: spectrum.kept[i] ? 1 : 0.25 } })),
+  });
+  // MLP channels (SCP) have no singular values: their GCS bars carry the kept marking instead.
+  const series = hasValues
+    ? [
+        keptBars('singular value', spectrum.singularValues, colors.accent),
+        ...(hasGcs ? [{ type: 'line', name: 'GCS', yAxisIndex: 1, data: spectrum.gcs, showSymbol: false, lineStyle: { color: colors.accent2 }, itemStyle: { color: colors.accent2 } }] : []),
+      ]
+    : [keptBars('GCS of removing', spectrum.gcs, colors.accent2)];
   drawChart(element, {
     animation: false,
     legend: { top: 0, textStyle: { color: colors.foreground } },
     tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (typeof v === 'number' ? formatNumber(v) : String(v)) },
     grid: { left: 64, right: 64, top: 36, bottom: 48 },
-    xAxis: { type: 'category', data: spectrum.index.map(String), name: 'component', nameLocation: 'middle', nameGap: 28, ...axisStyle(colors) },
-    yAxis: [
-      { type: 'value', name: 'singular value', ...axisStyle(colors) },
-      { type: 'value', name: 'GCS of removing', ...axisStyle(colors), splitLine: { show: false } },
-    ],
-    series: [
-      ...(hasValues
-        ? [{
-            type: 'bar',
-            name: 'singular value (kept = solid)',
-            // The legend's swatch: the kept colour (each bar's own style says kept or dropped).
-            itemStyle: { color: colors.accent },
-            data: spectrum.singularValues.map((value, i) => ({ value, itemStyle: { color: colors.accent, opacity: spectrum.kept[i] ? 1 : 0.25 } })),
-          }]
-        : []),
-      ...(hasGcs ? [{ type: 'line', name: 'GCS', yAxisIndex: 1, data: spectrum.gcs, showSymbol: false, lineStyle: { color: colors.accent2 }, itemStyle: { color: colors.accent2 } }] : []),
-    ],
+    xAxis: { type: 'category', data: spectrum.index.map(String), name: `${unit} (${spectrum.kept.filter(Boolean).length} of ${spectrum.index.length} kept)`, nameLocation: 'middle', nameGap: 28, ...axisStyle(colors) },
+    yAxis: hasValues
+      ? [
+          { type: 'value', name: 'singular value', ...axisStyle(colors) },
+          { type: 'value', name: 'GCS of removing', ...axisStyle(colors), splitLine: { show: false } },
+        ]
+      : [{ type: 'value', name: 'GCS of removing', ...axisStyle(colors) }],
+    series,
   });
 }
