@@ -5,31 +5,11 @@ import * as vscode from 'vscode';
 import type { PanelId } from '../../protocol';
 import { parsePanelState } from '../../protocol/panelState';
 import { panelTitle, runIdFromPanelTitle } from './panelTitle';
-import { GradientDiagnosticsPanel, gradientDiagnosticsPanelKind } from './gradientDiagnosticsPanel';
-import { LayerImportancePanel, layerImportancePanelKind } from './layerImportancePanel';
-import { RankChoicesPanel, rankChoicesPanelKind } from './rankChoicesPanel';
-import { RunOverviewPanel, runPanelKind } from './runOverviewPanel';
-import type { PanelDeps, PanelKind, RunPanelBase } from './runPanelBase';
-
-type AnyPanel = RunPanelBase<PanelId>;
-
-interface PanelFactory {
-  kind: PanelKind<PanelId>;
-  create(panel: vscode.WebviewPanel, runDir: string | undefined, deps: PanelDeps): AnyPanel;
-}
-
-const factories: Record<PanelId, PanelFactory> = {
-  run: { kind: runPanelKind, create: (p, r, d) => new RunOverviewPanel(runPanelKind, p, r, d) },
-  layerImportance: { kind: layerImportancePanelKind, create: (p, r, d) => new LayerImportancePanel(layerImportancePanelKind, p, r, d) },
-  rankChoices: { kind: rankChoicesPanelKind, create: (p, r, d) => new RankChoicesPanel(rankChoicesPanelKind, p, r, d) },
-  gradientDiagnostics: {
-    kind: gradientDiagnosticsPanelKind,
-    create: (p, r, d) => new GradientDiagnosticsPanel(gradientDiagnosticsPanelKind, p, r, d),
-  },
-};
+import { PANEL_DESCRIPTORS } from './panelDescriptors';
+import { RunPanel, type PanelDeps } from './runPanel';
 
 export class PanelManager implements vscode.Disposable {
-  private readonly open = new Map<string, AnyPanel>();
+  private readonly open = new Map<string, RunPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -37,14 +17,14 @@ export class PanelManager implements vscode.Disposable {
     /** Finds a run folder by run id (restoring a panel whose saved state was lost). */
     private readonly findRun: (runId: string) => Promise<string | undefined>,
   ) {
-    for (const id of Object.keys(factories)) {
+    for (const id of Object.keys(PANEL_DESCRIPTORS)) {
       if (!isPanelId(id)) continue;
-      const factory = factories[id];
+      const kind = PANEL_DESCRIPTORS[id];
       this.disposables.push(
-        vscode.window.registerWebviewPanelSerializer(factory.kind.viewType, {
+        vscode.window.registerWebviewPanelSerializer(kind.viewType, {
           deserializeWebviewPanel: async (panel, state: unknown) => {
             const runDir = parsePanelState(state).runDir ?? (await this.findRunOfTitle(panel.title));
-            this.track(id, factory.create(panel, runDir, this.deps));
+            this.track(id, new RunPanel(kind, panel, runDir, this.deps));
           },
         }),
       );
@@ -52,7 +32,7 @@ export class PanelManager implements vscode.Disposable {
   }
 
   /** Shows `runDir` in panel `id`, reusing the panel already showing it. */
-  show(id: PanelId, runDir: string): AnyPanel {
+  show(id: PanelId, runDir: string): RunPanel {
     const key = keyOf(id, runDir);
     const existing = this.open.get(key);
     if (existing) {
@@ -60,16 +40,16 @@ export class PanelManager implements vscode.Disposable {
       void existing.sendRun();
       return existing;
     }
-    const factory = factories[id];
-    const panel = vscode.window.createWebviewPanel(factory.kind.viewType, panelTitle(factory.kind.title, path.basename(runDir)), { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
+    const kind = PANEL_DESCRIPTORS[id];
+    const panel = vscode.window.createWebviewPanel(kind.viewType, panelTitle(kind.title, path.basename(runDir)), { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(this.deps.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(this.deps.extensionUri, 'media')],
     });
-    return this.track(id, factory.create(panel, path.resolve(runDir), this.deps));
+    return this.track(id, new RunPanel(kind, panel, path.resolve(runDir), this.deps));
   }
 
   /** Open panels (for tests and for refreshing after a job). */
-  panels(): AnyPanel[] {
+  panels(): RunPanel[] {
     return [...this.open.values()];
   }
 
@@ -80,7 +60,7 @@ export class PanelManager implements vscode.Disposable {
     return runDir;
   }
 
-  private track(id: PanelId, panel: AnyPanel): AnyPanel {
+  private track(id: PanelId, panel: RunPanel): RunPanel {
     const key = keyOf(id, panel.runDir ?? `restored-${Date.now()}-${Math.random()}`);
     this.open.set(key, panel);
     panel.onDidDispose(() => this.open.delete(key));
@@ -98,5 +78,5 @@ function keyOf(id: PanelId, runDir: string): string {
 }
 
 function isPanelId(id: string): id is PanelId {
-  return Object.hasOwn(factories, id);
+  return Object.hasOwn(PANEL_DESCRIPTORS, id);
 }

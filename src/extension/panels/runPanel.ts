@@ -1,10 +1,14 @@
-// Shared host side of the run panels: one webview per (panel kind, run folder), strict CSP HTML, validated
-// messages in both directions, run folder reads, live job events, restore after reload (via the serializer).
+// The host side of every run panel, driven by its descriptor (panelDescriptors.ts): one webview per (panel, run
+// folder), strict CSP HTML, validated messages in both directions, run folder reads, live job events, the run's
+// diagnostics.json where the panel draws it, cancel for the Run panel, restore after reload (via the serializer).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readMetrics, readSummary } from '../../engine/runs';
-import { parseWebviewMessage, type HostToWebviewMessage, type JobEvent, type PanelId, type RunData, type WebviewToHostMessage } from '../../protocol';
+import { parseWebviewMessage, type HostToWebviewMessage, type PanelId, type RunData, type WebviewToHostMessage } from '../../protocol';
+import { readDiagnosticsMessage } from './diagnosticsFile';
+import { isOwnRunDir } from './ownRun';
+import type { PanelDescriptor } from './panelDescriptors';
 import { describeError } from '../../protocol/errorText';
 import type { JobManager } from '../jobs/jobManager';
 import type { Log } from '../log';
@@ -12,29 +16,20 @@ import type { DiagnosticsMessage } from '../../protocol/diagnostics';
 import { panelTitle } from './panelTitle';
 import { buildWebviewHtml, createNonce } from './webviewHtml';
 
-export interface PanelKind<P extends PanelId> {
-  id: P;
-  viewType: string;
-  /** The <h1> of the page; the tab title adds the run id. */
-  title: string;
-  /** Whether the panel's protocol takes live `jobEvent` messages. */
-  forwardsJobEvents: boolean;
-}
-
 export interface PanelDeps {
   extensionUri: vscode.Uri;
   jobs: JobManager;
   log: Log;
 }
 
-export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposable {
+export class RunPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly disposed = new vscode.EventEmitter<void>();
   private isDisposed = false;
   readonly onDidDispose = this.disposed.event;
 
   constructor(
-    readonly kind: PanelKind<P>,
+    readonly kind: PanelDescriptor,
     readonly panel: vscode.WebviewPanel,
     /** undefined for a restored panel whose saved state lost its run. */
     readonly runDir: string | undefined,
@@ -59,7 +54,8 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
     deps.jobs.onDidReceiveEvent(
       ({ runDir: eventRunDir, event }) => {
         if (!this.runDir || path.resolve(eventRunDir) !== path.resolve(this.runDir)) return;
-        if (this.kind.forwardsJobEvents) this.postJobEvent(eventRunDir, event);
+        // Only metric records change the layer-importance heatmaps; the diagnostics panels draw files.
+        if (this.kind.jobEvents === 'all' || (this.kind.jobEvents === 'metrics' && event.type === 'metric')) void this.post({ type: 'jobEvent', runDir: eventRunDir, event });
       },
       undefined,
       this.disposables,
@@ -81,7 +77,7 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
   /** Reads the run folder and posts it (or the reason it cannot be shown). */
   async sendRun(): Promise<void> {
     if (!this.runDir) {
-      await this.post(this.emptyMessage('This panel was restored without its run. Open it again from the Experiments view.'));
+      await this.post({ type: 'empty', message: 'This panel was restored without its run. Open it again from the Experiments view.' });
       return;
     }
     let run: RunData;
@@ -89,18 +85,14 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
       if (!fs.existsSync(this.runDir)) throw new Error(`run folder ${this.runDir} no longer exists`);
       run = { runDir: this.runDir, runId: path.basename(this.runDir), summary: readSummary(this.runDir), metrics: readMetrics(this.runDir) };
     } catch (error) {
-      await this.post(this.emptyMessage(describeError(error).message));
+      await this.post({ type: 'empty', message: describeError(error).message });
       return;
     }
-    await this.post(this.runDataMessage(run));
-    await this.afterRunSent(this.runDir);
+    await this.post({ type: 'runData', run });
+    if (this.kind.readsDiagnostics) await this.post(readDiagnosticsMessage(this.runDir));
   }
 
-  /** Subclasses send what else their view needs (diagnostics.json). */
-  protected async afterRunSent(_runDir: string): Promise<void> {}
-
-  /** Subclasses handle their own messages (e.g. cancelJob); the shared ones are handled here. */
-  protected async handle(message: WebviewToHostMessage<P>): Promise<void> {
+  private async handle(message: WebviewToHostMessage<PanelId>): Promise<void> {
     switch (message.type) {
       case 'ready':
       case 'refresh':
@@ -109,26 +101,24 @@ export abstract class RunPanelBase<P extends PanelId> implements vscode.Disposab
       case 'openFile':
         await this.openFile(message.path);
         return;
-      default:
-        await this.handleOther(message);
+      case 'cancelJob':
+        // Only the Run panel's protocol has cancelJob, and it may cancel only its own run.
+        if (!this.kind.cancelsItsJob || this.runDir === undefined || !isOwnRunDir(this.runDir, message.runDir)) {
+          this.deps.log.warn(`${this.kind.id} panel of ${this.runDir ?? '(no run)'}: refused to cancel ${message.runDir}, which is not this panel's run`);
+          return;
+        }
+        await this.deps.jobs.cancel(this.runDir);
+        await this.sendRun();
     }
   }
 
-  protected async handleOther(message: WebviewToHostMessage<P>): Promise<void> {
-    this.deps.log.warn(`${this.kind.id} panel: unhandled message ${message.type}`);
-  }
-
-  protected abstract runDataMessage(run: RunData): HostToWebviewMessage<P>;
-  protected abstract emptyMessage(message: string): HostToWebviewMessage<P>;
-  protected postJobEvent(_runDir: string, _event: JobEvent): void {}
-
-  protected async post(message: HostToWebviewMessage<P> | DiagnosticsMessage): Promise<void> {
+  private async post(message: HostToWebviewMessage<PanelId> | DiagnosticsMessage): Promise<void> {
     if (this.isDisposed) return;
     await this.panel.webview.postMessage(message);
   }
 
   private async receive(raw: unknown): Promise<void> {
-    let message: WebviewToHostMessage<P>;
+    let message: WebviewToHostMessage<PanelId>;
     try {
       message = parseWebviewMessage(this.kind.id, raw);
     } catch (error) {
