@@ -77,8 +77,9 @@ export function labLoraDescription(): string {
  * layer-dropping ones (uniform-drop, crash) keep 1 of the 4 middle layers, 65%, the smallest they can be.
  * Measured on city-choice, 150 steps (README "The built-in lab"): with half the rank and channels (84%) GradOT's
  * emulator fine-tuned to 100% itself, so its plug-in could not be above it (gap 0); at 3% the gap (plug-in -
- * emulator FT) was +12, +11, +24 over seeds 0, 1, 2 (plug-in 96.5, 98.5, 72.5%). At 5% it was +8 on seed 0, but
- * seed 1's emulator tuning stayed at chance. Uniform-drop keeping 2 layers stayed at chance; keeping 1 gave +7, +9.
+ * emulator FT) was +12, +11, +24, +7.5 over seeds 0-3 (plug-in 96.5, 98.5, 72.5, 98%). At 5% it was +8 on seed 0,
+ * but seed 1's emulator tuning stayed at chance. Uniform-drop keeping 2 layers stayed at chance; keeping 1 gave
+ * +7, +9, +4.5, +5.5.
  * At 3% and 5% the rank kept (4, 6) is under keepTopRankRatio's 7 always-kept components, so GradOT's attention
  * is the top singular components and only its MLP channels are chosen by gradients.
  */
