@@ -6,7 +6,7 @@
 import { loadModel } from '../src/engine/models/model';
 import { expectedWeights } from '../src/engine/models/weights';
 import { LoraAdapter } from '../src/engine/peft/lora';
-import { buildTrainBlock, executionLayers } from '../src/engine/train/blocks';
+import { buildTrainBlock, executionLayers, headChunkRows } from '../src/engine/train/blocks';
 import { buildPeftGraph } from '../src/engine/train/peftGraph';
 import { Rng } from '../src/engine/util/random';
 import { GRAPH_BASELINE, gpt2SmallDir, runStrategyProcess, STRATEGIES } from './istCompare';
@@ -29,7 +29,7 @@ const MiB = 1024 * 1024;
 /**
  * The physical floor of a uniform LoRA step on the bench shape: the frozen weights (once) plus the activations
  * the backward keeps (every layer's saved tensors, from the block graphs themselves) plus the logits and their
- * gradient [tokens, vocab].
+ * gradient of one head chunk [rows, vocab] (the head runs in row chunks: headChunkRows).
  */
 function physicalFloor(): { weights: number; activations: number } {
   const model = loadModel(gpt2SmallDir());
@@ -40,7 +40,7 @@ function physicalFloor(): { weights: number; activations: number } {
     const parts = buildTrainBlock(model, lora, 0, s);
     const perLayer = parts.forward.outputs.filter((t) => t.name !== 'hidden_out').reduce((a, t) => a + t.size * 4, 0) + s.batch * s.seq * model.config.hiddenSize * 4;
     const weights = expectedWeights(model.config).reduce((a, w) => a + w.shape.reduce((p, d) => p * d, 1) * 4, 0);
-    return { weights, activations: perLayer * executionLayers(model).length + 2 * s.batch * s.seq * model.config.vocabSize * 4 };
+    return { weights, activations: perLayer * executionLayers(model).length + 2 * headChunkRows(model, s.batch * s.seq) * model.config.vocabSize * 4 };
   } finally {
     model.close();
   }

@@ -39,10 +39,55 @@ export function extractPart(b: GraphBuilder, name: string, candidates: GraphBuil
 }
 
 /**
+ * Forward ops cheap enough to rerun in a backward part instead of keeping their outputs between the passes:
+ * elementwise arithmetic and layout ops (a few passes over a tensor, against the copy out of the forward session,
+ * the memory kept and the fusions a graph output blocks, e.g. GPT-2's tanh GELU).
+ */
+const RECOMPUTABLE = new Set([
+  'Abs', 'Add', 'Cast', 'Concat', 'Div', 'Equal', 'Erf', 'Expand', 'Greater', 'Identity', 'Less', 'Max', 'Min', 'Mul', 'Neg', 'Not',
+  'Pow', 'Relu', 'Reshape', 'Sigmoid', 'Slice', 'Split', 'Sqrt', 'Squeeze', 'Sub', 'Tanh', 'Transpose', 'Unsqueeze', 'Where',
+]);
+
+const ELEMENT_BYTES: Partial<Record<string, number>> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1 };
+
+/**
+ * Which forward tensors to keep for the backward parts, given those they read when nothing is recomputed
+ * (`direct`): a tensor produced by a RECOMPUTABLE node is dropped when rerunning its chain of cheap nodes needs
+ * kept tensors of no more bytes than itself (graph inputs and tensors kept anyway are free). Greedy, largest first.
+ */
+function keptForBackward(b: GraphBuilder, forwardNodes: GraphBuilder['nodes'], direct: ReadonlySet<string>): Set<string> {
+  const producer = new Map<string, GraphBuilder['nodes'][number]>();
+  for (const n of forwardNodes) for (const o of n.outputs) producer.set(o, n);
+  const bytes = (x: string): number => {
+    const t = b.tensorNamed(x);
+    return t.size * (ELEMENT_BYTES[t.dtype] ?? 8);
+  };
+  const cheap = (x: string): boolean => RECOMPUTABLE.has(producer.get(x)?.opType ?? '');
+  const kept = new Set(direct);
+  // The kept tensors a rerun of x's cheap chain would read that are not kept yet.
+  const leaves = (x: string, into: Set<string>): void => {
+    for (const i of producer.get(x)?.inputs ?? []) {
+      if (i === '' || kept.has(i) || !producer.has(i)) continue;
+      if (cheap(i)) leaves(i, into);
+      else into.add(i);
+    }
+  };
+  for (const x of [...direct].filter(cheap).sort((p, q) => bytes(q) - bytes(p) || (p < q ? -1 : 1))) {
+    const need = new Set<string>();
+    leaves(x, need);
+    if ([...need].reduce((a, y) => a + bytes(y), 0) > bytes(x)) continue;
+    kept.delete(x);
+    for (const y of need) kept.add(y);
+  }
+  return kept;
+}
+
+/**
  * Splits `b` at node index `at` (nodes before it: the forward pass; from it: the backward pass). Each backward
  * part computes its outputs from the backward nodes; `saved` are the float forward tensors any of them reads,
- * which the returned forward part outputs beside `forwardOutputs`. Non-float forward values (comparison masks)
- * are recomputed in the backward from saved ones, as the runtime hands only numeric tensors across.
+ * which the returned forward part outputs beside `forwardOutputs`. Cheap forward nodes (RECOMPUTABLE) are rerun
+ * in the backward parts where that keeps no more bytes (keptForBackward), and non-float forward values
+ * (comparison masks) always are, as the runtime hands only numeric tensors across.
  */
 export function splitForwardBackward(b: GraphBuilder, at: number, forwardOutputs: readonly Tensor[],
   backwardOutputs: Readonly<Record<string, readonly Tensor[]>>): { forward: GraphPart; plainForward: GraphPart; saved: Tensor[]; backward: Record<string, GraphPart> } {
@@ -52,13 +97,21 @@ export function splitForwardBackward(b: GraphBuilder, at: number, forwardOutputs
     const { dtype } = b.tensorNamed(x);
     return dtype === 'float32' || dtype === 'float64';
   }));
-  const backward: Record<string, GraphPart> = {};
-  const saved = new Map<string, Tensor>();
-  for (const [key, outs] of Object.entries(backwardOutputs)) {
-    const part = extractPart(b, `${b.graphName}_backward_${key}`, b.nodes, outs, floatForward);
-    backward[key] = part;
-    for (const t of part.inputs) if (forwardValues.has(t.name)) saved.set(t.name, t);
-  }
+  const extract = (given: ReadonlySet<string>): { backward: Record<string, GraphPart>; saved: Map<string, Tensor> } => {
+    const backward: Record<string, GraphPart> = {};
+    const saved = new Map<string, Tensor>();
+    for (const [key, outs] of Object.entries(backwardOutputs)) {
+      const part = extractPart(b, `${b.graphName}_backward_${key}`, b.nodes, outs, given);
+      backward[key] = part;
+      for (const t of part.inputs) if (forwardValues.has(t.name)) saved.set(t.name, t);
+    }
+    return { backward, saved };
+  };
+  const direct = extract(floatForward);
+  const kept = keptForBackward(b, forwardNodes, new Set(direct.saved.keys()));
+  const producedBy = new Map(forwardNodes.flatMap((n) => n.outputs.map((o) => [o, n.opType] as const)));
+  const given = new Set([...floatForward].filter((x) => kept.has(x) || !RECOMPUTABLE.has(producedBy.get(x) ?? '')));
+  const { backward, saved } = extract(given);
   const savedList = [...saved.values()];
   return {
     forward: extractPart(b, `${b.graphName}_forward`, forwardNodes, [...forwardOutputs, ...savedList]),

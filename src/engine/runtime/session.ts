@@ -31,6 +31,11 @@ export interface RuntimeSessionOptions {
    * another (layer-granular execution) would each keep their own peak.
    */
   memoryArena?: boolean;
+  /**
+   * ORT's memory pattern (default true): after the first run, one block sized for the whole run's planned
+   * intermediates is allocated per run. Without the arena that block is a fresh mapping every run.
+   */
+  memoryPattern?: boolean;
   /** Writes an ORT JSON profile (see RuntimeSession.endProfiling). */
   enableProfiling?: boolean;
   profileFilePrefix?: string;
@@ -80,6 +85,7 @@ function ortSessionOptions(provider: ExecutionProviderName, options: RuntimeSess
     logSeverityLevel: options.logSeverityLevel ?? 3,
     ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
     ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
+    ...(options.memoryPattern === false ? { enableMemPattern: false } : {}),
     ...(options.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(options.enableProfiling ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix ?? 'peft-lab-ort-profile' } : {}),
   };

@@ -1,5 +1,6 @@
 // Layer-granular execution of a per-layer PEFT model (graphs: blocks.ts). A train step runs embed, every layer's
-// forward (keeping the activations only of layers the backward will reach), the head (loss and its gradient),
+// forward (keeping the activations only of layers the backward will reach), the head in row chunks (loss and its
+// gradient),
 // then the backward from the top layer down to exactly the lowest layer with a wanted gradient, and stops:
 // layers above it without wanted gradients only pass the input gradient on. Frozen weights are read once and
 // fed by reference to every session (ORT CPU tensors share the JavaScript buffer), so memory does not grow with
@@ -14,9 +15,10 @@ import { createSession, hostTensor, type HostTensor, type RuntimeSession, type T
 import type { Rng } from '../util/random';
 import {
   buildEmbedPart, buildHeadPart, buildScoreBlock, buildTrainBlock, executionLayers, GRAD_HIDDEN_INPUT, GRAD_HIDDEN_OUTPUT,
-  HIDDEN_INPUT, HIDDEN_OUTPUT, layerSignature, renameLayer, variantGradName, type BackwardKind, type BlockShape, type FloatType,
+  headChunkRows, HIDDEN_INPUT, HIDDEN_OUTPUT, layerSignature, LOSS_WEIGHT_INPUT, renameLayer, variantGradName, type BackwardKind, type BlockShape, type FloatType,
 } from './blocks';
-import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, type ProviderInfo, type SessionSettings } from './objective';
+import { IGNORE_INDEX } from '../data/examples';
+import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, TARGETS_INPUT, type ProviderInfo, type SessionSettings } from './objective';
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -47,7 +49,8 @@ interface ClassSessions {
   plainForward?: Promise<RuntimeSession>;
   score?: Promise<RuntimeSession>;
   backward: Partial<Record<BackwardKind, Promise<RuntimeSession>>>;
-  saved?: readonly string[];
+  /** Per backward variant, the forward outputs to keep for it. */
+  savedBy?: Partial<Record<BackwardKind, readonly string[]>>;
 }
 
 export interface BlockStepResult {
@@ -65,6 +68,8 @@ export class BlockExecutor {
   readonly layers: readonly number[];
   private signatures: string[] | undefined;
   provider: ProviderInfo | undefined;
+  /** Rows of one head chunk (default headChunkRows: the logits of a chunk within 32 MiB); tests set a few. */
+  headRows: number | undefined;
 
   constructor(readonly model: LoadedModel, readonly adapter: PerLayerAdapter, private readonly settings: SessionSettings,
     readonly dtype: FloatType = 'float32') {
@@ -89,14 +94,19 @@ export class BlockExecutor {
     return n;
   }
 
-  /** `arena` false: ORT returns the session's working memory after each run (sessions used only now and then). */
-  private open(part: GraphPart, label: string, arena = true): Promise<RuntimeSession> {
+  /**
+   * `arena`: ORT's CPU arena and memory pattern reuse a session's working memory from run to run; without them
+   * every tensor of every run comes from the process heap, which on GPT-2 small made a layer's run ~60 ms
+   * slower (uniform 1842 -> 2173 ms/step, IST 1865 -> 2510). Each arena keeps its own session's peak, so the
+   * train sessions keep theirs and the scoring sessions (IST's rollouts, evaluation: every few steps) do not.
+   */
+  private open(part: GraphPart, label: string, arena: boolean): Promise<RuntimeSession> {
     // ORT's extended fusions (QuickGelu from SiLU) have float32 kernels only.
     const level = this.dtype === 'float64' ? { graphOptimizationLevel: 'basic' as const } : {};
     // Each session has its own intra-op pool; a step alternates between several sessions, and threads left
     // spinning by the previous one steal the cores of the next (GPT-2 small on 2 cores: 2450 -> 2050 ms/step).
     return createSession({ bytes: partModelBytes(part) }, {
-      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level, ...(arena ? {} : { memoryArena: false }),
+      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level, ...(arena ? {} : { memoryArena: false, memoryPattern: false }),
     })
       .then((s) => {
         this.provider ??= s.provider;
@@ -130,11 +140,11 @@ export class BlockExecutor {
   private async trainSessions(c: ClassSessions, s: BlockShape): Promise<void> {
     if (c.forward !== undefined) return;
     const parts = buildTrainBlock(this.model, this.adapter, c.representative, s);
-    c.saved = parts.forward.outputs.map((t) => t.name).filter((n) => n !== HIDDEN_OUTPUT);
-    c.forward = this.open(parts.forward, this.label(`layer ${c.representative} forward`, s));
-    c.plainForward = this.open(parts.plainForward, this.label(`layer ${c.representative} forward (no saves)`, s));
+    c.savedBy = parts.savedBy;
+    c.forward = this.open(parts.forward, this.label(`layer ${c.representative} forward`, s), true);
+    c.plainForward = this.open(parts.plainForward, this.label(`layer ${c.representative} forward (no saves)`, s), true);
     for (const [kind, part] of Object.entries(parts.backward) as [BackwardKind, GraphPart][]) {
-      c.backward[kind] = this.open(part, this.label(`layer ${c.representative} backward ${kind}`, s));
+      c.backward[kind] = this.open(part, this.label(`layer ${c.representative} backward ${kind}`, s), true);
     }
     await Promise.all([c.forward, c.plainForward, ...Object.values(c.backward)]);
   }
@@ -143,12 +153,17 @@ export class BlockExecutor {
     const key = `${what}|${s.batch}|${s.seq}`;
     let p = this.singles.get(key);
     if (p === undefined) {
-      const part = what === 'embed' ? buildEmbedPart(this.model, s) : buildHeadPart(this.model, what === 'head train' ? 'train' : 'score', s);
-      // Scoring runs every few steps (IST's rollouts, evaluation): its logits-sized buffers are not kept.
+      const part = what === 'embed' ? buildEmbedPart(this.model, s)
+        : buildHeadPart(this.model, what === 'head train' ? 'train' : 'score', s, this.headRowsFor(s));
       p = this.open(part, this.label(what, s), what !== 'head score');
       this.singles.set(key, p);
     }
     return p;
+  }
+
+  private headRowsFor(s: BlockShape): number {
+    const tokens = s.batch * s.seq;
+    return Math.min(tokens, this.headRows ?? headChunkRows(this.model, tokens));
   }
 
   private shape(batch: TrainBatch): BlockShape {
@@ -214,33 +229,30 @@ export class BlockExecutor {
       const c = this.classOf(p, s);
       await this.trainSessions(c, s);
       const keep = p >= plan.lowest;
-      const session = await ((keep && !recompute ? c.forward : c.plainForward) as Promise<RuntimeSession>);
+      // Without recompute the forward session runs every layer, fetching only what this layer's backward variant
+      // reads (an unselected layer's needs no adapter input; a layer below the lowest, nothing): one session, one
+      // arena, whatever the selection.
+      const session = await ((recompute ? c.plainForward : c.forward) as Promise<RuntimeSession>);
       const input = hostTensor(HIDDEN_INPUT, hidden, dims);
-      const result = await session.run(this.feeds(session, { ...base, [HIDDEN_INPUT]: input }, adapter, c.representative, l));
+      const wants = keep && !recompute ? c.savedBy?.[plan.kinds[this.layers.length - 1 - p] ?? 'input'] ?? [] : [];
+      const result = await session.run(this.feeds(session, { ...base, [HIDDEN_INPUT]: input }, adapter, c.representative, l),
+        recompute ? undefined : [HIDDEN_OUTPUT, ...wants]);
       hidden = this.read(result, HIDDEN_OUTPUT);
-      if (keep && recompute) {
-        saved[p] = { [HIDDEN_INPUT]: input };
-      } else if (keep) {
-        // The backward reads the block's input too (e.g. the first norm's gradient).
-        const acts: Record<string, HostTensor> = { [HIDDEN_INPUT]: input };
-        for (const name of c.saved ?? []) acts[name] = result.get(name, session.outputs.find((o) => o.name === name)?.type === 'float32' ? 'float32' : 'float64', undefined);
-        saved[p] = acts;
-      }
+      // The backward reads the block's input too (e.g. the first norm's gradient).
+      if (keep) saved[p] = { [HIDDEN_INPUT]: input, ...this.activations(session, result, wants) };
     }
-    const head = await this.single('head train', s);
-    const headResult = await head.run(this.feeds(head, { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims) }, adapter, 0, 0),
-      plan.kinds.length === 0 ? [LOSS_OUTPUT] : undefined);
-    const loss = this.read(headResult, LOSS_OUTPUT)[0] ?? Number.NaN;
+    const head = await this.runHead('train', s, base, adapter, hidden, plan.kinds.length > 0);
+    const loss = head.loss;
     const grads = new Map<string, FloatArray>();
     if (plan.kinds.length === 0) return { loss, grads, depth: 0 };
-    let dHidden = this.read(headResult, GRAD_HIDDEN_OUTPUT);
+    let dHidden = head.out;
     for (let k = 0; k < plan.kinds.length; k++) {
       const p = this.layers.length - 1 - k;
       const kind = plan.kinds[k] ?? 'input';
       const l = this.layers[p] ?? 0;
       const c = this.classOf(p, s);
       const session = await (c.backward[kind] as Promise<RuntimeSession>);
-      const acts = recompute ? await this.recomputed(c, s, base, saved[p] ?? {}, adapter, l) : saved[p];
+      const acts = recompute ? await this.recomputed(c, s, base, saved[p] ?? {}, adapter, l, kind) : saved[p];
       const given: Record<string, HostTensor> = { ...base, ...acts, [GRAD_HIDDEN_INPUT]: hostTensor(GRAD_HIDDEN_INPUT, dHidden, dims) };
       const result = await session.run(this.feeds(session, given, adapter, c.representative, l));
       saved[p] = undefined;
@@ -260,12 +272,17 @@ export class BlockExecutor {
 
   /** Activation checkpointing: the block's forward rerun from its kept input, just before its backward. */
   private async recomputed(c: ClassSessions, s: BlockShape, base: Record<string, HostTensor>, kept: Record<string, HostTensor>,
-    adapter: Map<string, HostTensor>, l: number): Promise<Record<string, HostTensor>> {
+    adapter: Map<string, HostTensor>, l: number, kind: BackwardKind): Promise<Record<string, HostTensor>> {
     await this.trainSessions(c, s);
     const session = await (c.forward as Promise<RuntimeSession>);
-    const result = await session.run(this.feeds(session, { ...base, ...kept }, adapter, c.representative, l));
-    const acts: Record<string, HostTensor> = { ...kept };
-    for (const name of c.saved ?? []) acts[name] = result.get(name, session.outputs.find((o) => o.name === name)?.type === 'float32' ? 'float32' : 'float64', undefined);
+    const wants = c.savedBy?.[kind] ?? [];
+    const result = await session.run(this.feeds(session, { ...base, ...kept }, adapter, c.representative, l), [HIDDEN_OUTPUT, ...wants]);
+    return { ...kept, ...this.activations(session, result, wants) };
+  }
+
+  private activations(session: RuntimeSession, result: Awaited<ReturnType<RuntimeSession['run']>>, names: readonly string[]): Record<string, HostTensor> {
+    const acts: Record<string, HostTensor> = {};
+    for (const name of names) acts[name] = result.get(name, session.outputs.find((o) => o.name === name)?.type === 'float32' ? 'float32' : 'float64', undefined);
     return acts;
   }
 
@@ -288,8 +305,56 @@ export class BlockExecutor {
       const given = { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims), [LAYER_SCALE_INPUT]: hostTensor(LAYER_SCALE_INPUT, scale, [L]) };
       hidden = this.read(await session.run(this.feeds(session, given, adapter, c.representative, l)), HIDDEN_OUTPUT);
     }
-    const head = await this.single('head score', s);
-    return this.read(await head.run(this.feeds(head, { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, hidden, dims) }, adapter, 0, 0)), LOGPROB_OUTPUT);
+    const logp = (await this.runHead('score', s, base, adapter, hidden, false)).out;
+    return logp;
+  }
+
+  /**
+   * The head over the residual stream `hidden` [tokens, H] in row chunks (headChunkRows), so the [tokens, vocab]
+   * logits never exist whole: train gives the batch's mean loss and (withGrad) its gradient wrt `hidden`, score
+   * the log-probability of each target (`out`). Chunks without a kept target are not run (their rows are 0).
+   */
+  private async runHead(kind: 'train' | 'score', s: BlockShape, base: Record<string, HostTensor>, adapter: Map<string, HostTensor>,
+    hidden: FloatArray, withGrad: boolean): Promise<{ loss: number; out: FloatArray }> {
+    const session = await this.single(kind === 'train' ? 'head train' : 'head score', s);
+    const H = this.model.config.hiddenSize;
+    const tokens = s.batch * s.seq;
+    const rows = this.headRowsFor(s);
+    const targets = base[TARGETS_INPUT]?.data;
+    if (!(targets instanceof BigInt64Array)) throw new Error('head: int64 targets expected');
+    const ignored = BigInt(IGNORE_INDEX);
+    const keptIn = (t: BigInt64Array): number => t.reduce((n, v) => (v === ignored ? n : n + 1), 0);
+    const kept = keptIn(targets);
+    const make = (n: number): FloatArray => (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+    const out = make(kind === 'score' ? tokens : withGrad ? tokens * H : 0);
+    let loss = 0;
+    for (let r0 = 0; r0 < tokens; r0 += rows) {
+      const n = Math.min(rows, tokens - r0);
+      let h = hidden.subarray(r0 * H, (r0 + n) * H);
+      let t = targets.subarray(r0, r0 + n);
+      const here = keptIn(t);
+      if (here === 0) continue;
+      if (n < rows) {
+        // The last chunk, padded with zero rows whose targets are ignored (they add nothing to loss or gradient).
+        const padded = make(rows * H);
+        padded.set(h);
+        h = padded;
+        const paddedTargets = new BigInt64Array(rows).fill(ignored);
+        paddedTargets.set(t);
+        t = paddedTargets;
+      }
+      const given: Record<string, HostTensor> = { ...base, [HIDDEN_INPUT]: hostTensor(HIDDEN_INPUT, h, [rows, H]), [TARGETS_INPUT]: hostTensor(TARGETS_INPUT, t, [rows]) };
+      const weight = here / Math.max(kept, 1);
+      if (kind === 'train') given[LOSS_WEIGHT_INPUT] = hostTensor(LOSS_WEIGHT_INPUT, this.dtype === 'float64' ? Float64Array.of(weight) : Float32Array.of(weight), []);
+      const result = await session.run(this.feeds(session, given, adapter, 0, 0), kind === 'train' && !withGrad ? [LOSS_OUTPUT] : undefined);
+      if (kind === 'score') {
+        out.set(this.read(result, LOGPROB_OUTPUT).subarray(0, n), r0);
+        continue;
+      }
+      loss += weight * (this.read(result, LOSS_OUTPUT)[0] ?? Number.NaN);
+      if (withGrad) out.set(this.read(result, GRAD_HIDDEN_OUTPUT).subarray(0, n * H), r0 * H);
+    }
+    return { loss: kept > 0 ? loss : 0, out };
   }
 
   /** Sessions open (embed, heads and each layer shape's block sessions). */

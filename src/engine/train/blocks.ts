@@ -4,14 +4,17 @@
 //  - one block per decoder layer *shape* (layers whose frozen weights, factorizations and adapter modules have the
 //    same shapes share graphs; the weights are graph inputs named as the representative layer's, so the executor
 //    feeds layer l's arrays under them and every frozen weight exists once, in JavaScript memory):
-//      forward  hidden_in -> hidden_out (+ the activations the backward reads, `saved`),
-//      plain forward (hidden_out only: layers below the lowest one the backward reaches),
+//      forward  hidden_in -> hidden_out (+ the activations the backward reads, `saved`; cheap elementwise and
+//      layout ops are rerun in the backward instead, graph/split.ts; the executor fetches per layer only what its
+//      backward variant reads, `savedBy`, and nothing below the lowest layer the backward reaches),
+//      plain forward (hidden_out only: the first pass of activation checkpointing),
 //      backward from grad_hidden_out and the saved activations, in three variants: 'full' (adapter gradients
 //      and grad.hidden_in), 'input' (grad.hidden_in only: an unselected layer the gradient passes through) and
 //      'weights' (adapter gradients only: the lowest layer of the backward), so the backward computes exactly
 //      what a step needs and stops at its lowest selected layer;
 //      score forward (no dropout, the per-layer scale input);
-//  - head: final norm, vocabulary projection and loss (train: loss and grad.hidden_in; score: log-probabilities).
+//  - head: final norm, vocabulary projection and loss (train: loss and grad.hidden_in; score: log-probabilities),
+//    run in row chunks so the [tokens, vocab] logits never exist whole.
 // Forward and backward of a block are built in one builder (the gradient rules read forward tensors) and split
 // (graph/split.ts), so the backward is the monolithic graph's backward restricted to one layer.
 import { gradients } from '../graph/autodiff';
@@ -74,6 +77,8 @@ export interface TrainBlockParts {
   readonly plainForward: GraphPart;
   /** Absent variants: the layer has no trainable tensor ('full', 'weights'). */
   readonly backward: Partial<Record<BackwardKind, GraphPart>>;
+  /** Per backward variant, the forward outputs it reads (a subset of the forward part's extra outputs). */
+  readonly savedBy: Partial<Record<BackwardKind, readonly string[]>>;
   /** Names of the adapter inputs of the layer (in the representative's names), gradient outputs gradOutputName(name). */
   readonly trainables: readonly string[];
 }
@@ -99,9 +104,12 @@ export function buildTrainBlock(model: LoadedModel, adapter: PerLayerAdapter, la
     grad('weights', trainables);
   }
   const split = splitForwardBackward(b, at, [hiddenOut], variants as Record<string, Tensor[]>);
+  const saved = new Set(split.saved.map((t) => t.name));
+  const backward = split.backward as Partial<Record<BackwardKind, GraphPart>>;
+  const savedBy: Partial<Record<BackwardKind, readonly string[]>> = {};
+  for (const [kind, part] of Object.entries(backward) as [BackwardKind, GraphPart][]) savedBy[kind] = part.inputs.map((t) => t.name).filter((n) => saved.has(n));
   return {
-    forward: split.forward, plainForward: split.plainForward,
-    backward: split.backward as Partial<Record<BackwardKind, GraphPart>>,
+    forward: split.forward, plainForward: split.plainForward, backward, savedBy,
     trainables: trainables.map((t) => t.name),
   };
 }
@@ -128,11 +136,31 @@ export function buildEmbedPart(model: LoadedModel, s: BlockShape): GraphPart {
   return extractPart(b, b.graphName, b.nodes, [b.output(h, HIDDEN_OUTPUT)]);
 }
 
-/** Final norm, logits and objective: train outputs LOSS_OUTPUT and grad.hidden_in, score LOGPROB_OUTPUT. */
-export function buildHeadPart(model: LoadedModel, kind: 'train' | 'score', s: BlockShape): GraphPart {
-  const { b, hidden } = newBlockBuilder(model, `head_${kind}`, s);
-  const logits = buildCausalLmPart(model, { kind: 'head', hidden }, { builder: b, batch: s.batch, seq: s.seq, dtype: s.dtype, weightInputs: 'frozen' });
+/** The head's scalar input: this chunk's share of the batch's kept targets (its loss's weight in the batch mean). */
+export const LOSS_WEIGHT_INPUT = 'loss_weight';
+/** Logits elements of one head chunk (float32: 32 MiB), so [tokens, vocab] never exists whole. */
+const HEAD_CHUNK_ELEMENTS = 8 * 1024 * 1024;
+
+/**
+ * Rows of one head chunk for `tokens` rows: the fewest chunks that keep [rows, vocab] within HEAD_CHUNK_ELEMENTS,
+ * rows as even as possible (the last chunk is padded with ignored rows). GPT-2 small, 512 tokens: 4 x 128.
+ */
+export function headChunkRows(model: LoadedModel, tokens: number): number {
+  const chunks = Math.max(1, Math.ceil((tokens * model.config.vocabSize) / HEAD_CHUNK_ELEMENTS));
+  return Math.ceil(tokens / chunks);
+}
+
+/**
+ * Final norm, logits and objective over `rows` rows of the residual stream (a chunk: headChunkRows): train
+ * outputs LOSS_OUTPUT (the chunk's mean over its kept targets) and grad.hidden_in seeded with LOSS_WEIGHT_INPUT
+ * (the chunk's kept targets / the batch's), so the chunks' gradients are the batch mean's and the batch loss is
+ * the weighted sum of theirs; score outputs LOGPROB_OUTPUT. Every row is independent of the others.
+ */
+export function buildHeadPart(model: LoadedModel, kind: 'train' | 'score', s: BlockShape, rows = s.batch * s.seq): GraphPart {
+  const b = new GraphBuilder(`${model.config.modelType}_head_${kind}`);
+  const hidden = b.input(HIDDEN_INPUT, s.dtype, [rows, model.config.hiddenSize]);
+  const logits = buildCausalLmPart(model, { kind: 'head', hidden }, { builder: b, batch: 1, seq: rows, dtype: s.dtype, weightInputs: 'frozen' });
   const loss = declareObjective(b, logits, kind, s.dtype);
-  if (loss !== undefined) gradients(b, loss, { wrt: [hidden] });
+  if (loss !== undefined) gradients(b, loss, { wrt: [hidden], seed: b.input(LOSS_WEIGHT_INPUT, s.dtype, []) });
   return extractPart(b, b.graphName, b.nodes, b.outputs);
 }

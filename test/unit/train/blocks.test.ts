@@ -161,6 +161,25 @@ describe('train: layer-granular execution', function () {
         }
       });
 
+      it('float64: the head in row chunks (a padded last chunk, an all-ignored one skipped) gives the one-chunk loss, gradients and log-probabilities', async () => {
+        const whole = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 }, 'float64');
+        const chunked = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 }, 'float64');
+        chunked.headRows = 4;
+        try {
+          const a = await whole.trainStep(batch, new Rng(2), () => true);
+          const b = await chunked.trainStep(batch, new Rng(2), () => true);
+          assert.ok(Math.abs(b.loss - a.loss) <= 1e-12 * Math.abs(a.loss), `loss ${b.loss} vs ${a.loss}`);
+          for (const [name, g] of a.grads) assert.ok(maxRelDiff(b.grads.get(name) ?? [], g) <= 1e-10, name);
+          const scale = new Float32Array(model.config.numLayers).fill(1);
+          const pa = await whole.tokenLogprobs(batch, scale);
+          const pb = await chunked.tokenLogprobs(batch, scale);
+          assert.ok(maxRelDiff(pb, pa) <= 1e-12, `log-probabilities: max relative difference ${maxRelDiff(pb, pa)}`);
+        } finally {
+          await whole.dispose();
+          await chunked.dispose();
+        }
+      });
+
       it('scores with the per-layer scale as the monolithic score graph', async () => {
         const L = model.config.numLayers;
         const scale = Float32Array.from({ length: L }, (_, i) => (i % 2 === 0 ? 0.25 : 1));
