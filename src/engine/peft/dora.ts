@@ -19,7 +19,7 @@ import type { Tensor } from '../graph/tensor';
 import type { LinearHook, LinearSite } from '../models/layers';
 import type { LoadedModel } from '../models/model';
 import type { Rng } from '../util/random';
-import { kaimingUniformBound, loraScaling, type LoraSpec } from './lora';
+import { assertLoraSpec, assertModuleShape, kaimingUniformA, loraScaling, loraTargets, type LoraSpec } from './lora';
 import {
   byLayerThenPath, layerScaler, unmatchedTargetsError,
   type AdapterMask, type AdapterTensor, type PeftHookOptions, type PerLayerAdapter,
@@ -95,9 +95,7 @@ export class DoraAdapter implements PerLayerAdapter {
 
   constructor(readonly spec: DoraSpec, private readonly initRng: Rng, private readonly baseWeight: BaseWeightReader,
     options: { weightNorm?: DoraWeightNorm } = {}) {
-    if (!Number.isInteger(spec.r) || spec.r < 1) throw new RangeError(`DoRA r must be a positive integer, got ${spec.r}`);
-    if (!(spec.alpha > 0)) throw new RangeError(`DoRA alpha must be > 0, got ${spec.alpha}`);
-    if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new RangeError(`DoRA dropout must be in [0, 1), got ${spec.dropout}`);
+    assertLoraSpec(spec, 'DoRA');
     this.weightNorm = options.weightNorm ?? 'detached';
   }
 
@@ -110,16 +108,14 @@ export class DoraAdapter implements PerLayerAdapter {
   }
 
   matches(site: Pick<LinearSite, 'module' | 'layer'>): boolean {
-    return this.spec.targets.includes(site.module) && (this.spec.layers === undefined || this.spec.layers.includes(site.layer));
+    return loraTargets(this.spec, site);
   }
 
   /** The module for a site, created (A Kaiming-uniform, B zero, m = ||W0||_c) when first seen. */
   moduleFor(site: LinearSite): DoraModule {
     const existing = this.modules.get(site.path);
     if (existing !== undefined) {
-      if (existing.inFeatures !== site.inFeatures || existing.outFeatures !== site.outFeatures) {
-        throw new Error(`DoRA ${site.path}: adapter is [${existing.outFeatures} x ${existing.inFeatures}], the model's projection is [${site.outFeatures} x ${site.inFeatures}]`);
-      }
+      assertModuleShape(existing, site, 'DoRA');
       return existing;
     }
     const { r } = this.spec;
@@ -127,9 +123,7 @@ export class DoraAdapter implements PerLayerAdapter {
     if (w0.length !== site.inFeatures * site.outFeatures) {
       throw new Error(`DoRA ${site.path}: the base weight has ${w0.length} values, the projection is [${site.outFeatures} x ${site.inFeatures}]`);
     }
-    const bound = kaimingUniformBound(site.inFeatures);
-    const a = new Float32Array(r * site.inFeatures);
-    for (let i = 0; i < a.length; i++) a[i] = (this.initRng.uniform() * 2 - 1) * bound;
+    const a = kaimingUniformA(this.initRng, r, site.inFeatures);
     const m: DoraModule = {
       path: site.path, module: site.module, layer: site.layer, inFeatures: site.inFeatures, outFeatures: site.outFeatures, layout: site.layout,
       a, b: new Float32Array(site.outFeatures * r),

@@ -53,6 +53,33 @@ export function kaimingUniformBound(fanIn: number, a = Math.sqrt(5)): number {
   return Math.sqrt(2 / (1 + a * a)) * Math.sqrt(3 / fanIn);
 }
 
+/** Checks r, alpha and dropout of a LoRA-style spec (LoRA and DoRA share them); `method` names it in the message. */
+export function assertLoraSpec(spec: Pick<LoraSpec, 'r' | 'alpha' | 'dropout'>, method: string): void {
+  if (!Number.isInteger(spec.r) || spec.r < 1) throw new RangeError(`${method} r must be a positive integer, got ${spec.r}`);
+  if (!(spec.alpha > 0)) throw new RangeError(`${method} alpha must be > 0, got ${spec.alpha}`);
+  if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new RangeError(`${method} dropout must be in [0, 1), got ${spec.dropout}`);
+}
+
+/** Whether a LoRA-style spec adapts `site`: its module is a target, in one of `layers` when given. */
+export function loraTargets(spec: Pick<LoraSpec, 'targets' | 'layers'>, site: Pick<LinearSite, 'module' | 'layer'>): boolean {
+  return spec.targets.includes(site.module) && (spec.layers === undefined || spec.layers.includes(site.layer));
+}
+
+/** A module already made for `site` must have its shape; throws naming the method and path otherwise. */
+export function assertModuleShape(existing: { inFeatures: number; outFeatures: number }, site: LinearSite, method: string): void {
+  if (existing.inFeatures !== site.inFeatures || existing.outFeatures !== site.outFeatures) {
+    throw new Error(`${method} ${site.path}: adapter is [${existing.outFeatures} x ${existing.inFeatures}], the model's projection is [${site.outFeatures} x ${site.inFeatures}]`);
+  }
+}
+
+/** LoRA's A [r, in], Kaiming-uniform as PEFT initialises it, drawn from `rng` in row-major order. */
+export function kaimingUniformA(rng: Rng, r: number, inFeatures: number): Float32Array {
+  const bound = kaimingUniformBound(inFeatures);
+  const a = new Float32Array(r * inFeatures);
+  for (let i = 0; i < a.length; i++) a[i] = (rng.uniform() * 2 - 1) * bound;
+  return a;
+}
+
 /** Graph input [L] of per-layer multipliers of the LoRA output (see LoraAdapter.hook's layerScaleCount). */
 export const LORA_LAYER_SCALE_INPUT = LAYER_SCALE_INPUT;
 
@@ -72,9 +99,7 @@ export class LoraAdapter implements PerLayerAdapter {
   readonly scaleOverrides = new Map<string, number>();
 
   constructor(readonly spec: LoraSpec, private readonly initRng: Rng) {
-    if (!Number.isInteger(spec.r) || spec.r < 1) throw new RangeError(`LoRA r must be a positive integer, got ${spec.r}`);
-    if (!(spec.alpha > 0)) throw new RangeError(`LoRA alpha must be > 0, got ${spec.alpha}`);
-    if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new RangeError(`LoRA dropout must be in [0, 1), got ${spec.dropout}`);
+    assertLoraSpec(spec, 'LoRA');
   }
 
   get dropoutRate(): number {
@@ -86,22 +111,18 @@ export class LoraAdapter implements PerLayerAdapter {
   }
 
   matches(site: Pick<LinearSite, 'module' | 'layer'>): boolean {
-    return this.spec.targets.includes(site.module) && (this.spec.layers === undefined || this.spec.layers.includes(site.layer));
+    return loraTargets(this.spec, site);
   }
 
   /** The module for a site, created (A Kaiming-uniform, B zero) when first seen. */
   moduleFor(site: LinearSite): LoraModule {
     const existing = this.modules.get(site.path);
     if (existing !== undefined) {
-      if (existing.inFeatures !== site.inFeatures || existing.outFeatures !== site.outFeatures) {
-        throw new Error(`LoRA ${site.path}: adapter is [${existing.outFeatures} x ${existing.inFeatures}], the model's projection is [${site.outFeatures} x ${site.inFeatures}]`);
-      }
+      assertModuleShape(existing, site, 'LoRA');
       return existing;
     }
     const { r } = this.spec;
-    const bound = kaimingUniformBound(site.inFeatures);
-    const a = new Float32Array(r * site.inFeatures);
-    for (let i = 0; i < a.length; i++) a[i] = (this.initRng.uniform() * 2 - 1) * bound;
+    const a = kaimingUniformA(this.initRng, r, site.inFeatures);
     const m: LoraModule = {
       path: site.path, module: site.module, layer: site.layer, inFeatures: site.inFeatures, outFeatures: site.outFeatures,
       a, b: new Float32Array(site.outFeatures * r),
