@@ -12,10 +12,9 @@
 // The search itself (searchBeams) is model-agnostic: it asks an `advance` callback for the next logits after
 // reordering the rows; beamSearch() provides it with one prefill and a batch of prompts * numBeams cached rows.
 import type { HostTensor, RuntimeSession, RuntimeSessionOptions } from '../runtime';
-import { hostTensor } from '../runtime';
 import { padBatch } from './batch';
-import { INPUT_NAMES, pastInputName, presentOutputName, type CausalLmOptions } from './causalLm';
-import { openStepSession } from './generate';
+import { presentOutputName, type CausalLmOptions } from './causalLm';
+import { kvCacheShape, openStepSession, stepFeeds } from './generate';
 import type { LoadedModel } from './model';
 
 export interface BeamSearchSettings {
@@ -264,22 +263,13 @@ export async function beamSearch(model: LoadedModel, prompts: readonly (readonly
   const R = B * K;
   const V = c.vocabSize;
   const slots = S + T - 1;
-  // As buildCausalLm: an emulator checkpoint runs its layer_map unless layers are given.
-  const layerCount = (options.graph?.layers ?? c.emulator?.layerMap ?? Array.from({ length: c.numLayers }, (_, i) => i)).length;
-  const kvHeads = c.family === 'llama' ? c.numKvHeads : c.numHeads;
-  const D = c.headDim;
+  const { layerCount, kvHeads, headDim: D } = kvCacheShape(model, options.graph);
   const block = kvHeads * slots * D;
-  const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a), (v) => BigInt(v));
 
   const sessions: RuntimeSession[] = [];
   try {
     const prefill = await openStepSession(model, sessions, { batch: B, seq: S, ...options.graph }, options.session);
-    const first = await prefill.run({
-      ...options.feeds,
-      [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(prompt.ids), [B, S]),
-      [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(prompt.mask), [B, S]),
-      [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(prompt.positions), [B, S]),
-    });
+    const first = await prefill.run(stepFeeds(options.feeds, B, S, prompt.ids, prompt.mask, prompt.positions));
     // Per layer [rows, kvHeads, slots, headDim]: B prefill rows until the first step expands them to R beam rows.
     let cache = Array.from({ length: layerCount }, (_, i) => {
       const layer = { key: new Float32Array(B * block), value: new Float32Array(B * block) };
@@ -320,17 +310,8 @@ export async function beamSearch(model: LoadedModel, prompts: readonly (readonly
         mask[r * (slots + 1) + slots] = 1;
         positions[r] = prompt.lengths[b] + step;
       }
-      const feeds: Record<string, HostTensor> = {
-        ...options.feeds,
-        [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(tokens.map((t) => (t < 0 ? padId : t))), [R, 1]),
-        [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(mask), [R, slots + 1]),
-        [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(positions), [R, 1]),
-      };
-      cache.forEach((layer, i) => {
-        feeds[pastInputName(i, 'key')] = hostTensor(pastInputName(i, 'key'), layer.key, [R, kvHeads, slots, D]);
-        feeds[pastInputName(i, 'value')] = hostTensor(pastInputName(i, 'value'), layer.value, [R, kvHeads, slots, D]);
-      });
-      const result = await decode.run(feeds);
+      const ids = tokens.map((t) => (t < 0 ? padId : t));
+      const result = await decode.run(stepFeeds(options.feeds, R, 1, ids, mask, positions, { cache, kvHeads, slots, headDim: D }));
       cache.forEach((layer, i) => {
         for (const kind of ['key', 'value'] as const) {
           const present = result.get(presentOutputName(i, kind), 'float32', [R, kvHeads, 1, D]).data;

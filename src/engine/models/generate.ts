@@ -42,22 +42,13 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
   const S = prompt.seq;
   const V = c.vocabSize;
   const slots = S + maxNewTokens - 1;
-  // As buildCausalLm: an emulator checkpoint runs its layer_map unless layers are given.
-  const layerCount = (options.graph?.layers ?? c.emulator?.layerMap ?? Array.from({ length: c.numLayers }, (_, i) => i)).length;
-  const kvHeads = c.family === 'llama' ? c.numKvHeads : c.numHeads;
-  const D = c.headDim;
+  const { layerCount, kvHeads, headDim: D } = kvCacheShape(model, options.graph);
   const random = seededRandom(options.seed ?? 0);
-  const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a), (v) => BigInt(v));
 
   const sessions: RuntimeSession[] = [];
   try {
     const prefill = await openStepSession(model, sessions, { batch: B, seq: S, ...options.graph }, options.session);
-    const first = await prefill.run({
-      ...options.feeds,
-      [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(prompt.ids), [B, S]),
-      [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(prompt.mask), [B, S]),
-      [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(prompt.positions), [B, S]),
-    });
+    const first = await prefill.run(stepFeeds(options.feeds, B, S, prompt.ids, prompt.mask, prompt.positions));
     // Cache [batch, kvHeads, slots, headDim] per layer; slot s of row b holds the token at padded index s.
     const cache = Array.from({ length: layerCount }, () => ({
       key: new Float32Array(B * kvHeads * slots * D), value: new Float32Array(B * kvHeads * slots * D),
@@ -105,17 +96,7 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
         mask.set(cacheMask.subarray(b * slots, (b + 1) * slots), b * (slots + 1));
         mask[b * (slots + 1) + slots] = 1;
       }
-      const feeds: Record<string, HostTensor> = {
-        ...options.feeds,
-        [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(next), [B, 1]),
-        [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(mask), [B, slots + 1]),
-        [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(nextPosition), [B, 1]),
-      };
-      cache.forEach((layer, i) => {
-        feeds[pastInputName(i, 'key')] = hostTensor(pastInputName(i, 'key'), layer.key, [B, kvHeads, slots, D]);
-        feeds[pastInputName(i, 'value')] = hostTensor(pastInputName(i, 'value'), layer.value, [B, kvHeads, slots, D]);
-      });
-      const result = await decode.run(feeds);
+      const result = await decode.run(stepFeeds(options.feeds, B, 1, next, mask, nextPosition, { cache, kvHeads, slots, headDim: D }));
       const slot = S + step;
       writeCache(result, slot, 1);
       for (let b = 0; b < B; b++) {
@@ -128,6 +109,37 @@ export async function generate(model: LoadedModel, prompts: readonly (readonly n
   } finally {
     for (const s of sessions) await s.dispose();
   }
+}
+
+/** The KV cache's shape for `model` run with `graph` options: layers run, key/value heads, head size. */
+export function kvCacheShape(model: LoadedModel, graph?: Pick<CausalLmOptions, 'layers'>): { layerCount: number; kvHeads: number; headDim: number } {
+  const c = model.config;
+  // As buildCausalLm: an emulator checkpoint runs its layer_map unless layers are given.
+  const layerCount = (graph?.layers ?? c.emulator?.layerMap ?? Array.from({ length: c.numLayers }, (_, i) => i)).length;
+  return { layerCount, kvHeads: c.family === 'llama' ? c.numKvHeads : c.numHeads, headDim: c.headDim };
+}
+
+const i64 = (a: ArrayLike<number>): BigInt64Array => BigInt64Array.from(Array.from(a), (v) => BigInt(v));
+
+/**
+ * Feeds of one prefill or decode run over `rows` x `seq` tokens: `extra` (adapter weights), token ids, attention
+ * mask [rows, maskLength] and positions, and with `past` every layer's cached keys and values [rows, kvHeads, slots, headDim].
+ */
+export function stepFeeds(extra: Readonly<Record<string, HostTensor>> | undefined, rows: number, seq: number,
+  ids: ArrayLike<number>, mask: ArrayLike<number>, positions: ArrayLike<number>,
+  past?: { cache: readonly { key: Float32Array; value: Float32Array }[]; kvHeads: number; slots: number; headDim: number }): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {
+    ...extra,
+    [INPUT_NAMES.inputIds]: hostTensor(INPUT_NAMES.inputIds, i64(ids), [rows, seq]),
+    [INPUT_NAMES.attentionMask]: hostTensor(INPUT_NAMES.attentionMask, i64(mask), [rows, mask.length / rows]),
+    [INPUT_NAMES.positionIds]: hostTensor(INPUT_NAMES.positionIds, i64(positions), [rows, seq]),
+  };
+  past?.cache.forEach((layer, i) => {
+    const dims = [rows, past.kvHeads, past.slots, past.headDim];
+    feeds[pastInputName(i, 'key')] = hostTensor(pastInputName(i, 'key'), layer.key, dims);
+    feeds[pastInputName(i, 'value')] = hostTensor(pastInputName(i, 'value'), layer.value, dims);
+  });
+  return feeds;
 }
 
 /**
