@@ -161,19 +161,31 @@ export function loadAdapter(dir: string): LoadedAdapter {
 export function applyAdapterWeights(adapter: LoraAdapter, loaded: LoadedAdapter): void {
   const where = path.join(loaded.dir, ADAPTER_WEIGHTS_FILE);
   if (loaded.r !== adapter.spec.r) throw new Error(`${where}: adapter rank r=${loaded.r}, the config asks for r=${adapter.spec.r}`);
-  for (const [modulePath, w] of loaded.weights) {
-    const m = adapter.modules.get(modulePath);
-    if (m === undefined) {
-      throw new Error(`${where}: module '${modulePath}' is not among the adapted projections (${[...adapter.modules.keys()].slice(0, 6).join(', ')}...); check peft.targets`);
-    }
-    if (w.inFeatures !== m.inFeatures || w.outFeatures !== m.outFeatures) {
-      throw new Error(`${where}: module '${modulePath}' is [${w.outFeatures} x ${w.inFeatures}], the model's projection is [${m.outFeatures} x ${m.inFeatures}]`);
-    }
+  copyLoadedModules(where, adapter.modules, loaded.weights, (m, w) => {
     m.a.set(w.a);
     m.b.set(w.b);
+  });
+}
+
+type Shaped = { readonly inFeatures: number; readonly outFeatures: number };
+
+/**
+ * Pairs a loaded file's modules with an adapter's by path, checks their shapes, and copies each with `copy`;
+ * every module of either side must have its partner. `file` names the weights file in the messages.
+ */
+export function copyLoadedModules<M extends Shaped, W extends Shaped>(file: string, modules: ReadonlyMap<string, M>, weights: ReadonlyMap<string, W>, copy: (m: M, w: W) => void): void {
+  for (const [modulePath, w] of weights) {
+    const m = modules.get(modulePath);
+    if (m === undefined) {
+      throw new Error(`${file}: module '${modulePath}' is not among the adapted projections (${[...modules.keys()].slice(0, 6).join(', ')}...); check peft.targets`);
+    }
+    if (w.inFeatures !== m.inFeatures || w.outFeatures !== m.outFeatures) {
+      throw new Error(`${file}: module '${modulePath}' is [${w.outFeatures} x ${w.inFeatures}], the model's projection is [${m.outFeatures} x ${m.inFeatures}]`);
+    }
+    copy(m, w);
   }
-  for (const modulePath of adapter.modules.keys()) {
-    if (!loaded.weights.has(modulePath)) throw new Error(`${where}: no weights for module '${modulePath}'`);
+  for (const modulePath of modules.keys()) {
+    if (!weights.has(modulePath)) throw new Error(`${file}: no weights for module '${modulePath}'`);
   }
 }
 

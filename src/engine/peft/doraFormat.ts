@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../models/safetensorsWriter';
 import { writeJsonAtomic } from '../runs/atomic';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loraAdapterConfig, peftKey, readAdapterConfig, targetModulesOf } from './adapterFormat';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, copyLoadedModules, loraAdapterConfig, peftKey, readAdapterConfig, targetModulesOf } from './adapterFormat';
 import type { DoraAdapter } from './dora';
 import { loraScaling } from './lora';
 
@@ -119,19 +119,9 @@ export function applyDoraWeights(adapter: DoraAdapter, loaded: LoadedDoraAdapter
     throw new Error(`${where}: the adapter has lora_alpha ${loaded.alpha}, use_rslora ${loaded.rsLora} (config: peft.alpha ${spec.alpha}, peft.rsLora ${spec.rsLora === true})`);
   }
   const weightsFile = path.join(loaded.dir, ADAPTER_WEIGHTS_FILE);
-  for (const [modulePath, w] of loaded.weights) {
-    const m = adapter.modules.get(modulePath);
-    if (m === undefined) {
-      throw new Error(`${weightsFile}: module '${modulePath}' is not among the adapted projections (${[...adapter.modules.keys()].slice(0, 6).join(', ')}...); check peft.targets`);
-    }
-    if (w.inFeatures !== m.inFeatures || w.outFeatures !== m.outFeatures) {
-      throw new Error(`${weightsFile}: module '${modulePath}' is [${w.outFeatures} x ${w.inFeatures}], the model's projection is [${m.outFeatures} x ${m.inFeatures}]`);
-    }
+  copyLoadedModules(weightsFile, adapter.modules, loaded.weights, (m, w) => {
     m.a.set(w.a);
     m.b.set(w.b);
     m.magnitude.set(w.magnitude);
-  }
-  for (const modulePath of adapter.modules.keys()) {
-    if (!loaded.weights.has(modulePath)) throw new Error(`${weightsFile}: no weights for module '${modulePath}'`);
-  }
+  });
 }
