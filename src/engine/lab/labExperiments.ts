@@ -115,13 +115,11 @@ export function labExperimentConfig(e: LabExperiment, s: LabSettings, model = BU
     name: e.name, task: 'offsite', model, data: dataBlock(s), peft: lora, train: trainBlock(s, e.seed ?? s.seed),
     offsite: {
       adapterLayers: [2, 2], adapterPeft: 'lora', fullFinetune: e.fullFinetune ?? false,
-      // The budgets of LAB_EMULATOR; ot distils its 2 kept layers (the schema's distillation defaults: 50 steps,
-      // KD only).
-      emulator: e.method === 'ot'
-        ? { method: e.method, keepLayers: 2, supportExamples: 64 }
-        : e.method === 'uniform-drop' || e.method === 'crash'
-          ? { method: e.method, keepLayers: LAB_EMULATOR.keepLayers, supportExamples: 64 }
-          : { method: e.method, attentionRankRatio: LAB_EMULATOR.attentionRankRatio, mlpChannelRatio: LAB_EMULATOR.mlpChannelRatio, supportExamples: 64 },
+      // The budgets of LAB_EMULATOR: the layer-dropping emulators (ot distils the layer it keeps with the schema's
+      // defaults, 50 steps, KD only) keep the same number of middle layers, so they compare at one size.
+      emulator: e.method === 'uniform-drop' || e.method === 'crash' || e.method === 'ot'
+        ? { method: e.method, keepLayers: LAB_EMULATOR.keepLayers, supportExamples: 64 }
+        : { method: e.method, attentionRankRatio: LAB_EMULATOR.attentionRankRatio, mlpChannelRatio: LAB_EMULATOR.mlpChannelRatio, supportExamples: 64 },
     },
     runtime,
   };

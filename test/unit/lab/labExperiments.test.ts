@@ -21,6 +21,12 @@ describe('lab experiment configs', () => {
     assert.equal(drop?.keepLayers, LAB_EMULATOR.keepLayers);
   });
 
+  it('the compare\'s layer-dropping emulators (uniform-drop, crash, ot) keep the same number of middle layers', () => {
+    const dropping = compareExperiments([0]).filter((e) => e.kind === 'offsite' && ['uniform-drop', 'crash', 'ot'].includes(e.method ?? ''));
+    assert.equal(new Set(dropping.map((e) => e.method)).size, 3);
+    for (const e of dropping) assert.equal(emulatorOf(labExperimentConfig(e, DEMO_SETTINGS)).keepLayers, LAB_EMULATOR.keepLayers, e.name);
+  });
+
   it('every demo and compare config validates', () => {
     for (const e of [...DEMO_EXPERIMENTS, ...compareExperiments([0])]) {
       const v = validateConfigText(JSON.stringify(labExperimentConfig(e, DEMO_SETTINGS)), `${e.name}.peft.json`);
