@@ -6,7 +6,8 @@
 // fed by reference to every session (ORT CPU tensors share the JavaScript buffer), so memory does not grow with
 // the number of layers, shape buckets or truncation points; the sessions are one set per layer shape. With
 // `recompute` (activation checkpointing) only each block's input is kept and its forward rerun before its
-// backward: one more forward per layer, for activations of one layer at a time.
+// backward: one more forward per layer, for activations of one layer at a time. Sessions open on first use, so a
+// run holds only the variants its selections run.
 import type { TrainBatch } from '../data/batches';
 import { partModelBytes, type GraphPart } from '../graph/serialize';
 import type { LoadedModel } from '../models/model';
@@ -16,6 +17,7 @@ import type { Rng } from '../util/random';
 import {
   buildEmbedPart, buildHeadPart, buildScoreBlock, buildTrainBlock, executionLayers, GRAD_HIDDEN_INPUT, GRAD_HIDDEN_OUTPUT,
   headChunkRows, HIDDEN_INPUT, HIDDEN_OUTPUT, layerSignature, LOSS_WEIGHT_INPUT, renameLayer, variantGradName, type BackwardKind, type BlockShape, type FloatType,
+  type TrainBlockParts,
 } from './blocks';
 import { IGNORE_INDEX } from '../data/examples';
 import { batchFeeds, LOGPROB_OUTPUT, LOSS_OUTPUT, TARGETS_INPUT, type ProviderInfo, type SessionSettings } from './objective';
@@ -43,14 +45,39 @@ export function planBackward(layers: readonly number[], wanted: (layer: number) 
   return { lowest, kinds };
 }
 
+/** Bytes of the activations each variant reads, per layer of one class (from the block graphs' tensor sizes). */
+export interface VariantSaves {
+  readonly input: number;
+  /** What 'full' keeps beyond 'input' (the adapter modules' inputs). */
+  readonly fullExtra: number;
+}
+
+/**
+ * The variant run at the layers a backward passes through without wanting their adapter gradients. 'input'
+ * computes grad.hidden_in only, but it is one more session, and ORT's arena keeps each session's peak working
+ * memory for reuse; 'full' is open anyway for the wanted layers and keeps only the adapter modules' inputs more.
+ * 'full' is chosen when that extra, over every layer of the class, is less than the arena 'input' would add,
+ * estimated as twice the activations it reads (its working set is those and their gradients; measured on GPT-2
+ * small, bench `ist`: the input session added ~35 MiB to peak RSS for ~17 MiB read per layer). Only a run whose
+ * selections skip layers (IST, random, LISA) passes layers through; the gradients of the wanted layers do not
+ * depend on the choice.
+ */
+export function passThroughKind(saves: VariantSaves, layersInClass: number): 'input' | 'full' {
+  return saves.fullExtra * layersInClass < 2 * saves.input ? 'full' : 'input';
+}
+
 interface ClassSessions {
   readonly representative: number;
+  /** Positions (layers in execution order) of this class. */
+  readonly size: number;
+  /** The train graphs, built once; their sessions open on first use. */
+  parts?: TrainBlockParts;
   forward?: Promise<RuntimeSession>;
   plainForward?: Promise<RuntimeSession>;
   score?: Promise<RuntimeSession>;
   backward: Partial<Record<BackwardKind, Promise<RuntimeSession>>>;
-  /** Per backward variant, the forward outputs to keep for it. */
-  savedBy?: Partial<Record<BackwardKind, readonly string[]>>;
+  /** The variant of pass-through layers (passThroughKind). */
+  passThrough?: 'input' | 'full';
 }
 
 export interface BlockStepResult {
@@ -70,6 +97,8 @@ export class BlockExecutor {
   provider: ProviderInfo | undefined;
   /** Rows of one head chunk (default headChunkRows: the logits of a chunk within 32 MiB); tests set a few. */
   headRows: number | undefined;
+  /** Overrides passThroughKind for every class (tests compare the two). */
+  passThrough: 'input' | 'full' | undefined;
 
   constructor(readonly model: LoadedModel, readonly adapter: PerLayerAdapter, private readonly settings: SessionSettings,
     readonly dtype: FloatType = 'float32') {
@@ -126,7 +155,7 @@ export class BlockExecutor {
     const sig = this.signatures[position] ?? '';
     let c = bucket.get(sig);
     if (c === undefined) {
-      c = { representative: this.layers[position] ?? 0, backward: {} };
+      c = { representative: this.layers[position] ?? 0, size: this.signatures.filter((x) => x === sig).length, backward: {} };
       bucket.set(sig, c);
     }
     return c;
@@ -136,17 +165,36 @@ export class BlockExecutor {
     return `${this.model.config.modelType} ${this.adapter.method} ${what} b${s.batch} s${s.seq}`;
   }
 
-  /** Builds the train sessions of one layer class (forward, plain forward and every backward variant). */
-  private async trainSessions(c: ClassSessions, s: BlockShape): Promise<void> {
-    if (c.forward !== undefined) return;
+  /** The train graphs of one layer class, built once, and its pass-through variant. */
+  private trainParts(c: ClassSessions, s: BlockShape): TrainBlockParts {
+    if (c.parts !== undefined) return c.parts;
     const parts = buildTrainBlock(this.model, this.adapter, c.representative, s);
-    c.savedBy = parts.savedBy;
-    c.forward = this.open(parts.forward, this.label(`layer ${c.representative} forward`, s), true);
-    c.plainForward = this.open(parts.plainForward, this.label(`layer ${c.representative} forward (no saves)`, s), true);
-    for (const [kind, part] of Object.entries(parts.backward) as [BackwardKind, GraphPart][]) {
-      c.backward[kind] = this.open(part, this.label(`layer ${c.representative} backward ${kind}`, s), true);
-    }
-    await Promise.all([c.forward, c.plainForward, ...Object.values(c.backward)]);
+    c.parts = parts;
+    const bytes = this.dtype === 'float64' ? 8 : 4;
+    const sizeOf = new Map(parts.forward.outputs.map((t) => [t.name, t.size * bytes]));
+    const sum = (names: readonly string[]): number => names.reduce((a, n) => a + (sizeOf.get(n) ?? 0), 0);
+    const input = sum(parts.savedBy.input ?? []);
+    const full = parts.savedBy.full;
+    c.passThrough = full === undefined ? 'input' : this.passThrough ?? passThroughKind({ input, fullExtra: sum(full) - input }, c.size);
+    return parts;
+  }
+
+  private forwardSession(c: ClassSessions, s: BlockShape, plain: boolean): Promise<RuntimeSession> {
+    const parts = this.trainParts(c, s);
+    if (plain) return (c.plainForward ??= this.open(parts.plainForward, this.label(`layer ${c.representative} forward (no saves)`, s), true));
+    return (c.forward ??= this.open(parts.forward, this.label(`layer ${c.representative} forward`, s), true));
+  }
+
+  private backwardSession(c: ClassSessions, s: BlockShape, kind: BackwardKind): Promise<RuntimeSession> {
+    const part = this.trainParts(c, s).backward[kind];
+    if (part === undefined) throw new Error(`layer ${c.representative}: no '${kind}' backward (the layer has no trainable tensor)`);
+    return (c.backward[kind] ??= this.open(part, this.label(`layer ${c.representative} backward ${kind}`, s), true));
+  }
+
+  /** The variant run at position p of a plan: pass-through layers run their class's choice. */
+  private runKind(c: ClassSessions, s: BlockShape, planned: BackwardKind): BackwardKind {
+    this.trainParts(c, s);
+    return planned === 'input' ? c.passThrough ?? 'input' : planned;
   }
 
   private single(what: 'embed' | 'head train' | 'head score', s: BlockShape): Promise<RuntimeSession> {
@@ -170,11 +218,18 @@ export class BlockExecutor {
     return { batch: batch.batch, seq: batch.seq, dtype: this.dtype };
   }
 
-  /** Builds every train session of a bucket (also done lazily by the first step). */
+  /**
+   * Opens the sessions of a bucket that a step with every layer wanted runs (embed, head, forward, 'full' and
+   * 'weights'); other variants open on first use.
+   */
   async prepareTrain(batch: number, seq: number): Promise<void> {
     const s = { batch, seq, dtype: this.dtype };
     await Promise.all([this.single('embed', s), this.single('head train', s)]);
-    for (let p = 0; p < this.layers.length; p++) await this.trainSessions(this.classOf(p, s), s);
+    for (let p = 0; p < this.layers.length; p++) {
+      const c = this.classOf(p, s);
+      const kinds = Object.keys(this.trainParts(c, s).backward).filter((k): k is BackwardKind => k === 'full' || k === 'weights');
+      await Promise.all([this.forwardSession(c, s, this.settings.recompute === true), ...kinds.map((k) => this.backwardSession(c, s, k))]);
+    }
   }
 
   private cast(data: Float32Array): FloatArray {
@@ -227,14 +282,14 @@ export class BlockExecutor {
     for (let p = 0; p < this.layers.length; p++) {
       const l = this.layers[p] ?? 0;
       const c = this.classOf(p, s);
-      await this.trainSessions(c, s);
       const keep = p >= plan.lowest;
       // Without recompute the forward session runs every layer, fetching only what this layer's backward variant
-      // reads (an unselected layer's needs no adapter input; a layer below the lowest, nothing): one session, one
-      // arena, whatever the selection.
-      const session = await ((recompute ? c.plainForward : c.forward) as Promise<RuntimeSession>);
+      // reads (a pass-through layer's 'input' needs no adapter input; a layer below the lowest, nothing): one
+      // session, one arena, whatever the selection.
+      const session = await this.forwardSession(c, s, recompute);
       const input = hostTensor(HIDDEN_INPUT, hidden, dims);
-      const wants = keep && !recompute ? c.savedBy?.[plan.kinds[this.layers.length - 1 - p] ?? 'input'] ?? [] : [];
+      const kind = keep ? this.runKind(c, s, plan.kinds[this.layers.length - 1 - p] ?? 'input') : 'input';
+      const wants = keep && !recompute ? this.trainParts(c, s).savedBy[kind] ?? [] : [];
       const result = await session.run(this.feeds(session, { ...base, [HIDDEN_INPUT]: input }, adapter, c.representative, l),
         recompute ? undefined : [HIDDEN_OUTPUT, ...wants]);
       hidden = this.read(result, HIDDEN_OUTPUT);
@@ -248,15 +303,17 @@ export class BlockExecutor {
     let dHidden = head.out;
     for (let k = 0; k < plan.kinds.length; k++) {
       const p = this.layers.length - 1 - k;
-      const kind = plan.kinds[k] ?? 'input';
+      const planned = plan.kinds[k] ?? 'input';
       const l = this.layers[p] ?? 0;
       const c = this.classOf(p, s);
-      const session = await (c.backward[kind] as Promise<RuntimeSession>);
+      const kind = this.runKind(c, s, planned);
+      const session = await this.backwardSession(c, s, kind);
       const acts = recompute ? await this.recomputed(c, s, base, saved[p] ?? {}, adapter, l, kind) : saved[p];
       const given: Record<string, HostTensor> = { ...base, ...acts, [GRAD_HIDDEN_INPUT]: hostTensor(GRAD_HIDDEN_INPUT, dHidden, dims) };
       const result = await session.run(this.feeds(session, given, adapter, c.representative, l));
       saved[p] = undefined;
-      if (kind !== 'input') {
+      // A pass-through layer run as 'full' computed its adapter gradients too: they are not wanted.
+      if (planned !== 'input') {
         for (const t of this.adapter.trainables()) {
           if (t.layer !== l) continue;
           const g = this.read(result, variantGradName(kind, renameLayer(this.model, t.name, l, c.representative)));
@@ -273,9 +330,8 @@ export class BlockExecutor {
   /** Activation checkpointing: the block's forward rerun from its kept input, just before its backward. */
   private async recomputed(c: ClassSessions, s: BlockShape, base: Record<string, HostTensor>, kept: Record<string, HostTensor>,
     adapter: Map<string, HostTensor>, l: number, kind: BackwardKind): Promise<Record<string, HostTensor>> {
-    await this.trainSessions(c, s);
-    const session = await (c.forward as Promise<RuntimeSession>);
-    const wants = c.savedBy?.[kind] ?? [];
+    const session = await this.forwardSession(c, s, false);
+    const wants = this.trainParts(c, s).savedBy[kind] ?? [];
     const result = await session.run(this.feeds(session, { ...base, ...kept }, adapter, c.representative, l), [HIDDEN_OUTPUT, ...wants]);
     return { ...kept, ...this.activations(session, result, wants) };
   }

@@ -22,8 +22,8 @@ describe('lab experiment configs', () => {
   });
 
   it('the compare\'s layer-dropping emulators (uniform-drop, crash, ot) keep the same number of middle layers', () => {
-    const dropping = compareExperiments([0]).filter((e) => e.kind === 'offsite' && ['uniform-drop', 'crash', 'ot'].includes(e.method ?? ''));
-    assert.equal(new Set(dropping.map((e) => e.method)).size, 3);
+    const dropping = compareExperiments([0]).filter((e) => e.kind === 'offsite' && ['uniform-drop', 'crash', 'ot'].includes(e.method));
+    assert.equal(new Set(dropping.map((e) => e.name)).size, 3);
     for (const e of dropping) assert.equal(emulatorOf(labExperimentConfig(e, DEMO_SETTINGS)).keepLayers, LAB_EMULATOR.keepLayers, e.name);
   });
 

@@ -10,7 +10,7 @@ import { loadModel, type LoadedModel } from '../../../src/engine/models/model';
 import { LoraAdapter } from '../../../src/engine/peft/lora';
 import { dropoutMask, LAYER_SCALE_INPUT } from '../../../src/engine/peft/perLayer';
 import { createSession, hostTensor, type HostTensor } from '../../../src/engine/runtime';
-import { BlockExecutor, planBackward } from '../../../src/engine/train/blockRunner';
+import { BlockExecutor, passThroughKind, planBackward } from '../../../src/engine/train/blockRunner';
 import { batchFeeds, buildPeftGraph, gradOutputName, LOGPROB_OUTPUT, LOSS_OUTPUT } from '../../../src/engine/train/peftGraph';
 import { Rng } from '../../../src/engine/util/random';
 import { GPT2_DIR, LLAMA_DIR } from '../peft/fixtures';
@@ -63,6 +63,16 @@ describe('train: layer-granular execution', function () {
     assert.deepEqual(planBackward(layers, () => true), { lowest: 0, kinds: ['full', 'full', 'full', 'full', 'full', 'weights'] });
     assert.deepEqual(planBackward(layers, (l) => l === 5), { lowest: 5, kinds: ['weights'] });
     assert.deepEqual(planBackward(layers, () => false), { lowest: 6, kinds: [] });
+  });
+
+  it('passes layers through as \'full\' when what it keeps more costs less than another session\'s arena', () => {
+    // GPT-2 small, LoRA on c_attn, batch 4 x 128 (bench `ist`): 'input' reads ~16.5 MiB per layer, 'full' keeps
+    // the block's normed input (1.5 MiB) and x A besides.
+    const MiB = 1024 * 1024;
+    assert.equal(passThroughKind({ input: 16.5 * MiB, fullExtra: 1.52 * MiB }, 12), 'full');
+    // Adapters on the MLP too: 'full' keeps the 3072-wide down_proj input (6 MiB) for every pass-through layer.
+    assert.equal(passThroughKind({ input: 16.5 * MiB, fullExtra: 9 * MiB }, 12), 'input');
+    assert.equal(passThroughKind({ input: 16.5 * MiB, fullExtra: 9 * MiB }, 3), 'full');
   });
 
   for (const c of cases) {
@@ -140,25 +150,56 @@ describe('train: layer-granular execution', function () {
         }
       });
 
-      it('holds the same sessions and frozen weights whatever layers a step selects (memory does not grow with truncation points)', async () => {
-        const ex = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 });
-        try {
-          const L = model.config.numLayers;
-          const first = await ex.trainStep(batch, new Rng(1), (l) => l === L - 1);
-          const sessions = ex.sessionCount();
-          const bytes = ex.weightBytes();
-          // One class per layer shape: the fixtures' layers all share one, so 3 train sessions + 3 backward variants.
-          assert.equal(sessions, 2 + 5, 'embed, head, forward, plain forward, 3 backward variants');
-          const depths = [first.depth];
-          for (let low = L - 1; low >= 0; low--) {
-            depths.push((await ex.trainStep(batch, new Rng(1), (l) => l >= low)).depth);
-            assert.equal(ex.sessionCount(), sessions);
-            assert.equal(ex.weightBytes(), bytes);
+      for (const passThrough of ['input', 'full'] as const) {
+        it(`holds the same sessions and frozen weights whatever layers a step selects (pass-through '${passThrough}'; memory does not grow with truncation points)`, async () => {
+          const ex = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 });
+          ex.passThrough = passThrough;
+          try {
+            const L = model.config.numLayers;
+            // Every kind of step once: the top layer alone, the bottom one (the rest passed through), all.
+            const first = await ex.trainStep(batch, new Rng(1), (l) => l === L - 1);
+            await ex.trainStep(batch, new Rng(1), (l) => l === 0);
+            await ex.trainStep(batch, new Rng(1), () => true);
+            const sessions = ex.sessionCount();
+            const bytes = ex.weightBytes();
+            // One class per layer shape (the fixtures' layers share one): embed, head, forward, 'weights', 'full' and,
+            // when pass-through layers run it, 'input'.
+            assert.equal(sessions, passThrough === 'input' ? 6 : 5);
+            const depths = [first.depth];
+            for (let low = L - 1; low >= 0; low--) {
+              depths.push((await ex.trainStep(batch, new Rng(1), (l) => l >= low)).depth);
+              await ex.trainStep(batch, new Rng(1), (l) => l === low);
+              assert.equal(ex.sessionCount(), sessions);
+              assert.equal(ex.weightBytes(), bytes);
+            }
+            assert.deepEqual(depths, [1, ...Array.from({ length: L }, (_, k) => k + 1)]);
+          } finally {
+            await ex.dispose();
           }
-          assert.deepEqual(depths, [1, ...Array.from({ length: L }, (_, k) => k + 1)]);
-        } finally {
-          await ex.dispose();
+        });
+      }
+
+      it('float64: pass-through layers run as \'input\' or as \'full\' give the same loss and wanted gradients', async () => {
+        const L = model.config.numLayers;
+        const wanted = (l: number): boolean => l === 0;
+        const results = [];
+        for (const passThrough of ['input', 'full'] as const) {
+          const ex = new BlockExecutor(model, lora, { device: 'cpu', threads: 1 }, 'float64');
+          ex.passThrough = passThrough;
+          try {
+            results.push(await ex.trainStep(batch, new Rng(4), wanted));
+          } finally {
+            await ex.dispose();
+          }
         }
+        const [a, b] = results;
+        assert.ok(a !== undefined && b !== undefined);
+        assert.equal(b.loss, a.loss);
+        assert.equal(b.depth, L);
+        const names = lora.trainables().filter((t) => wanted(t.layer)).map((t) => t.name).sort();
+        assert.deepEqual([...a.grads.keys()].sort(), names);
+        assert.deepEqual([...b.grads.keys()].sort(), names, 'no gradient of a pass-through layer');
+        for (const name of names) assert.ok(maxRelDiff(b.grads.get(name) ?? [], a.grads.get(name) ?? []) <= 1e-12, name);
       });
 
       it('float64: the head in row chunks (a padded last chunk, an all-ignored one skipped) gives the one-chunk loss, gradients and log-probabilities', async () => {
