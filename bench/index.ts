@@ -229,9 +229,16 @@ async function main(): Promise<void> {
   }
   let ours: Gpt2Result | undefined;
   if (args.only.has('gpt2')) ours = await gpt2Section(args, matmulRate, rows);
-  if (args.only.has('torch')) await torchSection(args, ours, rows);
+  const torch = args.only.has('torch') ? await torchSection(args, ours, rows) : undefined;
   if (args.only.has('tail')) await tailSection(args, rows);
   const uniform = args.only.has('train') ? trainSection(TRAIN_RUN_STEPS, rows) : undefined;
+  const uniformMs = uniform?.msPerStepMedian;
+  if (torch !== undefined && typeof uniformMs === 'number') {
+    // The whole trainer step (data, layer-granular forward/backward, clipping, AdamW) against PyTorch's forward +
+    // backward alone: the ratio leans towards PyTorch.
+    const speedup = torch.step_ms / uniformMs;
+    rows.push({ section: 'torch', metric: 'speed-up of layer-granular uniform (whole trainer step)', value: `${fmt(speedup, 2)}x`, note: `torch fwd+bwd ${fmt(torch.step_ms)} ms / uniform ${fmt(uniformMs)} ms; target >= 2x (${speedup >= 2 ? 'met' : 'not met'})` });
+  }
   if (args.only.has('ist')) istSection(TRAIN_RUN_STEPS, rows, uniform);
   if (args.only.has('compress')) compressSection(args, rows);
   // The offsite table (bench/offsiteCompare.ts) has its own columns: printed after the main table.

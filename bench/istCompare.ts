@@ -16,11 +16,14 @@ import { expectedWeights } from '../src/engine/models/weights';
 import { runTune } from '../src/engine/tasks';
 import { peftLabCacheDir, writeCycleTokensExperiment, writeTinyRandomGpt2 } from '../src/engine/models/tinyRandomGpt2';
 import type { MetricRecord } from '../src/protocol/runFiles';
+import { WORKER_NODE_FLAGS } from '../src/engine/runtime/garbage';
 import { Rng } from '../src/engine/util/random';
 
 const STRATEGIES = ['uniform', 'ist', 'random', 'lisa'] as const;
 /** Uniform LoRA through the monolithic train graph (runtime.execution 'graph'): the path before layer-granular execution. */
 export const GRAPH_BASELINE = 'uniform-graph';
+/** IST with runtime.recompute 'pass-through': the layers a step passes through keep only their input. */
+export const IST_RECOMPUTE = 'ist-recompute';
 
 const GPT2_SMALL = {
   architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12,
@@ -84,9 +87,10 @@ function writeConfig(kind: string, dir: string, strategy: string, steps: number)
   }
   const file = path.join(dir, `${strategy}.peft.json`);
   const graph = strategy === GRAPH_BASELINE;
-  const runtime = { ...(config.runtime as Record<string, unknown> | undefined), ...(graph ? { execution: 'graph' } : {}) };
+  const recompute = strategy === IST_RECOMPUTE;
+  const runtime = { ...(config.runtime as Record<string, unknown> | undefined), ...(graph ? { execution: 'graph' } : {}), ...(recompute ? { recompute: 'pass-through' } : {}) };
   fs.writeFileSync(file, JSON.stringify({
-    ...config, runtime, name: strategy, layerSelection: graph ? 'uniform' : strategy, ist: kind === 'gpt2-small' ? { interval: 5, scoreBatch: 4 } : {},
+    ...config, runtime, name: strategy, layerSelection: graph ? 'uniform' : recompute ? 'ist' : strategy, ist: kind === 'gpt2-small' ? { interval: 5, scoreBatch: 4 } : {},
   }, null, 2));
   return file;
 }
@@ -125,7 +129,7 @@ async function one(kind: string, strategy: string, steps: number): Promise<void>
 /** Runs one strategy in a child process (so its peak RSS is its own) and returns its JSON line. */
 export function runStrategyProcess(kind: string, steps: number, strategy: string): Record<string, unknown> {
   if (kind === 'gpt2-small') writeGpt2Small(path.join(os.tmpdir(), 'peft-ist-gpt2-small'));
-  const line = execFileSync(process.execPath, ['--import', 'tsx', __filename, kind, String(steps), strategy], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
+  const line = execFileSync(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', __filename, kind, String(steps), strategy], { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } });
   const parsed: unknown = JSON.parse(line.trim().split('\n').pop() ?? '{}');
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`${strategy}: no result line`);
   return Object.fromEntries(Object.entries(parsed));

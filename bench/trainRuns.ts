@@ -2,14 +2,15 @@
 // LoRA r = 8 on c_attn), each in its own process (bench/istCompare.ts) so peak RSS is per run:
 //  - train: uniform LoRA, tokens/s of whole trainer steps (data pipeline, forward+backward, clipping, AdamW) and
 //    peak RSS;
-//  - ist: the four layer selections on the same config and seed, with ratios to uniform measured in the same run.
+//  - ist: the four layer selections on the same config and seed, and IST with runtime.recompute 'pass-through',
+//    with ratios to uniform measured in the same run.
 import { loadModel } from '../src/engine/models/model';
 import { expectedWeights } from '../src/engine/models/weights';
 import { LoraAdapter } from '../src/engine/peft/lora';
 import { buildTrainBlock, executionLayers, headChunkRows } from '../src/engine/train/blocks';
 import { buildPeftGraph } from '../src/engine/train/peftGraph';
 import { Rng } from '../src/engine/util/random';
-import { GRAPH_BASELINE, gpt2SmallDir, runStrategyProcess, STRATEGIES } from './istCompare';
+import { GRAPH_BASELINE, gpt2SmallDir, IST_RECOMPUTE, runStrategyProcess, STRATEGIES } from './istCompare';
 import { fmt, type BenchRow } from './report';
 
 const num = (r: Record<string, unknown>, key: string): number => (typeof r[key] === 'number' ? r[key] : Number.NaN);
@@ -65,7 +66,7 @@ export function trainSection(steps: number, rows: BenchRow[]): Record<string, un
 
 export function istSection(steps: number, rows: BenchRow[], uniform?: Record<string, unknown>): void {
   const results = new Map<string, Record<string, unknown>>();
-  for (const s of STRATEGIES) results.set(s, s === 'uniform' && uniform !== undefined ? uniform : runStrategyProcess('gpt2-small', steps, s));
+  for (const s of [...STRATEGIES, IST_RECOMPUTE]) results.set(s, s === 'uniform' && uniform !== undefined ? uniform : runStrategyProcess('gpt2-small', steps, s));
   const base = results.get('uniform') ?? {};
   const baseMs = num(base, 'msPerStepMedian');
   const baseOpt = memoryOf(base).optimizer;

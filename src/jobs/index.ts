@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkConfigFiles, loadExperimentConfig } from '../engine/config';
+import { WORKER_NODE_FLAGS } from '../engine/runtime/garbage';
 import { acquireRunLock, appendLog, checkRunFolderForJob, createRunDir, readSummary, RUN_FILES, updateSummary, type HeldRunLock } from '../engine/runs';
 import type { DeviceName, RunSummary } from '../protocol/runFiles';
 import { parseJobEvent, type JobEvent, type RuntimeOverrides, type WorkerRequest } from '../protocol/worker';
@@ -83,8 +84,9 @@ export function startJob(options: StartJobOptions): JobHandle {
     child = fork(options.workerPath, [], {
       // Under VS Code, process.execPath is Electron: this makes it behave as plain Node.
       env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1', ORT_DISABLE_TELEMETRY: '1' },
-      // Not the parent's flags (e.g. a test runner's --import=tsx): the worker is a plain bundled script.
-      execArgv: [],
+      // Not the parent's flags (e.g. a test runner's --import=tsx): the worker is a plain bundled script, with the
+      // flags it needs (a collection between train steps).
+      execArgv: [...WORKER_NODE_FLAGS],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });

@@ -11,8 +11,11 @@ export interface RuntimeSettings {
   threads: number;
   /** tune: layer-granular execution (default) or one monolithic session per bucket (train/peftGraph.ts). */
   execution?: 'blocks' | 'graph';
-  /** tune, execution 'blocks': recompute each layer's activations before its backward (activation checkpointing). */
-  recompute?: boolean;
+  /**
+   * tune, execution 'blocks': recompute activations before the backward (activation checkpointing): true every
+   * layer's, 'pass-through' only those of layers the backward passes through without wanting their gradients.
+   */
+  recompute?: boolean | 'pass-through';
 }
 
 interface ConfigBase {

@@ -12,6 +12,7 @@
  *   const s2 = await cache.get('gpt2-train', { batch: 4, seq: bucketSize(100, [64, 128]) }, (b) => ({ bytes: build(b) }));
  *   await cache.dispose();
  */
+export { collectGarbage, WORKER_NODE_FLAGS } from './garbage';
 export { loadOrt, isOrtLoaded } from './ort';
 export {
   EXECUTION_PROVIDER_CHOICES, isExecutionProviderChoice, providerCandidates, supportedBackendNames,

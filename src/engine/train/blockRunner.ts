@@ -6,7 +6,8 @@
 // fed by reference to every session (ORT CPU tensors share the JavaScript buffer), so memory does not grow with
 // the number of layers, shape buckets or truncation points; the sessions are one set per layer shape. With
 // `recompute` (activation checkpointing) only each block's input is kept and its forward rerun before its
-// backward: one more forward per layer, for activations of one layer at a time. Sessions open on first use, so a
+// backward: one more forward per layer, for activations of one layer at a time; with `recompute: 'pass-through'`
+// only at the layers a step passes through (the activations kept are the selected layers'). Sessions open on first use, so a
 // run holds only the variants its selections run.
 import type { TrainBatch } from '../data/batches';
 import { partModelBytes, type GraphPart } from '../graph/serialize';
@@ -270,6 +271,8 @@ export class BlockExecutor {
   async trainStep(batch: TrainBatch, dropout: Rng | undefined, wanted: (layer: number) => boolean): Promise<BlockStepResult> {
     const s = this.shape(batch);
     const recompute = this.settings.recompute === true;
+    // Layers whose activations are recomputed before their backward instead of kept.
+    const rerun = (planned: BackwardKind): boolean => recompute || (this.settings.recompute === 'pass-through' && planned === 'input');
     const tokens = batch.batch * batch.seq;
     const dims = [tokens, this.model.config.hiddenSize];
     const base = batchFeeds(batch);
@@ -288,8 +291,9 @@ export class BlockExecutor {
       // session, one arena, whatever the selection.
       const session = await this.forwardSession(c, s, recompute);
       const input = hostTensor(HIDDEN_INPUT, hidden, dims);
-      const kind = keep ? this.runKind(c, s, plan.kinds[this.layers.length - 1 - p] ?? 'input') : 'input';
-      const wants = keep && !recompute ? this.trainParts(c, s).savedBy[kind] ?? [] : [];
+      const planned = plan.kinds[this.layers.length - 1 - p] ?? 'input';
+      const kind = keep ? this.runKind(c, s, planned) : 'input';
+      const wants = keep && !rerun(planned) ? this.trainParts(c, s).savedBy[kind] ?? [] : [];
       const result = await session.run(this.feeds(session, { ...base, [HIDDEN_INPUT]: input }, adapter, c.representative, l),
         recompute ? undefined : [HIDDEN_OUTPUT, ...wants]);
       hidden = this.read(result, HIDDEN_OUTPUT);
@@ -308,7 +312,7 @@ export class BlockExecutor {
       const c = this.classOf(p, s);
       const kind = this.runKind(c, s, planned);
       const session = await this.backwardSession(c, s, kind);
-      const acts = recompute ? await this.recomputed(c, s, base, saved[p] ?? {}, adapter, l, kind) : saved[p];
+      const acts = rerun(planned) ? await this.recomputed(c, s, base, saved[p] ?? {}, adapter, l, kind) : saved[p];
       const given: Record<string, HostTensor> = { ...base, ...acts, [GRAD_HIDDEN_INPUT]: hostTensor(GRAD_HIDDEN_INPUT, dHidden, dims) };
       const result = await session.run(this.feeds(session, given, adapter, c.representative, l));
       saved[p] = undefined;

@@ -74,8 +74,11 @@ export interface SessionSettings {
    * once, the backward stops at the lowest wanted layer); 'graph': one monolithic session per bucket.
    */
   readonly execution?: 'blocks' | 'graph';
-  /** 'blocks': keep only each layer's input and recompute its activations just before its backward. */
-  readonly recompute?: boolean;
+  /**
+   * 'blocks': keep only each layer's input and recompute its activations just before its backward; true for every
+   * layer, 'pass-through' for the layers whose adapter gradients a step does not want.
+   */
+  readonly recompute?: boolean | 'pass-through';
 }
 
 export interface ProviderInfo {

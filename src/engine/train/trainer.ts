@@ -11,6 +11,7 @@ import { ExampleStream, RNG_TAGS, derivedRng, makeBatch, type TrainBatch } from 
 import type { TokenExample } from '../data/examples';
 import type { ImportanceRecord, StepRecord } from '../../protocol/metricRecords';
 import type { LayerSelector } from '../ist/selector';
+import { collectGarbage } from '../runtime/garbage';
 import { accumulate, clipGlobalNorm } from './gradients';
 import type { PeftRunner } from './runner';
 import type { Optimizer } from './optimizer';
@@ -211,6 +212,8 @@ export class Trainer {
         lossSum += loss;
         tokens += batch.tokens;
         accumulate(indices.map((i) => acc[i] ?? new Float32Array(0)), indices.map((i) => grads[i] ?? new Float32Array(0)), 1 / s.gradAccum);
+        // The step's activations are garbage now: freed before the next forward (runtime/garbage.ts).
+        collectGarbage();
       }
       cb.throwIfCancelled();
       const gradNorm = clipGlobalNorm(indices.map((i) => acc[i] ?? new Float32Array(0)), s.maxGradNorm);

@@ -47,6 +47,13 @@ describe('experiment config validation', () => {
     assert.deepEqual({ line: issue?.line, column: issue?.column }, positionOf(text, '"thread"'));
   });
 
+  it('runtime.recompute takes false, true or "pass-through", and says so at the key otherwise', () => {
+    const ok = validateConfigText('{ "name": "n", "task": "device-check", "runtime": { "recompute": "pass-through" } }', '/x/a.peft.json');
+    assert.ok(ok.ok && ok.config.runtime.recompute === 'pass-through');
+    const issues = issuesOf('{ "name": "n", "task": "device-check", "runtime": { "recompute": "some" } }');
+    assert.deepEqual(issues.map((i) => [i.jsonPath, i.message]), [['$.runtime.recompute', 'must be one of false, true, pass-through']]);
+  });
+
   it('reports an unknown top-level key', () => {
     const text = '{ "name": "n", "task": "device-check", "epochs": 3 }';
     const [issue] = issuesOf(text);
