@@ -33,8 +33,15 @@ export function adapterMeans(series: AdapterSeries): { cosineBefore: number; cos
   };
 }
 
-/** The numeric entries of diagnostics.json's `loss` block (e.g. full, emulator), in file order. */
-export function lossEntries(loss: DiagnosticsFile['loss']): { key: string; value: number }[] {
+/** Row labels of the keys the offsite task writes (tasks/offsite.ts); other keys are shown as written. */
+const LOSS_LABELS: Readonly<Record<string, string>> = {
+  full: 'Full model',
+  emulator: 'Emulator',
+  privacyGap: 'Privacy gap (emulator - full)',
+};
+
+/** The numeric entries of diagnostics.json's `loss` block (e.g. full, emulator), in file order, with row labels. */
+export function lossEntries(loss: DiagnosticsFile['loss']): { key: string; label: string; value: number }[] {
   if (!loss) return [];
-  return Object.entries(loss).flatMap(([key, value]) => (typeof value === 'number' && Number.isFinite(value) ? [{ key, value }] : []));
+  return Object.entries(loss).flatMap(([key, value]) => (typeof value === 'number' && Number.isFinite(value) ? [{ key, label: LOSS_LABELS[key] ?? key, value }] : []));
 }

@@ -76,7 +76,7 @@ function render(panel: PanelApp<'gradientDiagnostics'>): void {
         )
       : undefined,
     losses.length > 0 ? h('h2', {}, 'Loss (privacy gap)') : undefined,
-    losses.length > 0 ? table('loss-gap', ['Model', 'Loss'], losses.map((l) => [l.key, formatNumber(l.value)]), [false, true]) : undefined,
+    losses.length > 0 ? table('loss-gap', ['Support-set loss', 'Value'], losses.map((l) => [l.label, formatNumber(l.value)]), [false, true]) : undefined,
   );
   disposeDetachedCharts();
   if (chart) drawCosine(chart, series);

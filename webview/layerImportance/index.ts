@@ -209,6 +209,8 @@ function drawHeatmap(element: HTMLElement, spec: HeatmapSpec): void {
       textStyle: { color: colors.muted },
       inRange: { color: spec.palette },
     },
-    series: [{ type: 'heatmap', data: spec.cells, progressive: 0 }],
+    // Outlined cells: a value at the palette's background-coloured end (a score near 0, a layer never selected)
+    // would otherwise vanish into the page in a dark theme.
+    series: [{ type: 'heatmap', data: spec.cells, progressive: 0, itemStyle: { borderColor: colors.grid, borderWidth: 1 } }],
   });
 }

@@ -69,6 +69,9 @@ describe('diagnostics.json (rank choices, gradient diagnostics)', () => {
     assert.ok(Math.abs(means.cosineBefore - 0.6) < 1e-12 && Math.abs(means.cosineAfter - 0.85) < 1e-12);
     assert.ok(Math.abs(means.relErrorBefore - 0.6) < 1e-12 && Math.abs(means.relErrorAfter - 0.25) < 1e-12);
     assert.equal(adapterMeans(adapterSeries([])), undefined);
-    assert.deepEqual(lossEntries({ full: 2.1, emulator: 3.4, note: 'x' }), [{ key: 'full', value: 2.1 }, { key: 'emulator', value: 3.4 }]);
+    assert.deepEqual(lossEntries({ full: 2.1, emulator: 3.4, privacyGap: 1.3, note: 'x', other: 1 }), [
+      { key: 'full', label: 'Full model', value: 2.1 }, { key: 'emulator', label: 'Emulator', value: 3.4 },
+      { key: 'privacyGap', label: 'Privacy gap (emulator - full)', value: 1.3 }, { key: 'other', label: 'other', value: 1 },
+    ]);
   });
 });
