@@ -10,8 +10,8 @@
  *     rotations applied to the rows of Q^T, so the rows end as the eigenvectors (Q Z)^T and stay contiguous.
  */
 import { checkShape, transpose } from './dense';
+import { tridiagonalQl } from './tridiagonalSpectrum';
 
-const EPS = 2 ** -52;
 
 /** Householder tridiagonalisation. Returns the diagonal d [n], off-diagonal e [n] (e[i] couples i, i+1; e[n-1] = 0), and Q [n, n]. */
 export function tridiagonalise(s: Float64Array, n: number): { d: Float64Array; e: Float64Array; q: Float64Array } {
@@ -102,66 +102,6 @@ export function tridiagonalise(s: Float64Array, n: number): { d: Float64Array; e
 }
 
 /**
- * Implicit QL on the tridiagonal (d, e), in place: d becomes the eigenvalues; the rotations are applied to the
- * rows of zt [n, n]: started at I, row j ends as the j-th eigenvector of T; started at Q^T, as (Q z_j)^T.
- */
-function tridiagonalQl(d: Float64Array, e: Float64Array, zt: Float64Array, n: number): void {
-  for (let l = 0; l < n; l++) {
-    let iter = 0;
-    let m: number;
-    do {
-      for (m = l; m < n - 1; m++) {
-        const dd = Math.abs(d[m] as number) + Math.abs(d[m + 1] as number);
-        if (Math.abs(e[m] as number) <= EPS * dd) break;
-      }
-      if (m !== l) {
-        if (iter++ === 60) throw new Error(`symmetric eigensolver: no convergence for eigenvalue ${l} of ${n}`);
-        let g = ((d[l + 1] as number) - (d[l] as number)) / (2 * (e[l] as number));
-        let r = Math.hypot(g, 1);
-        g = (d[m] as number) - (d[l] as number) + (e[l] as number) / (g + (g >= 0 ? r : -r));
-        let s = 1;
-        let c = 1;
-        let p = 0;
-        let i: number;
-        let underflow = false;
-        for (i = m - 1; i >= l; i--) {
-          const f = s * (e[i] as number);
-          const b = c * (e[i] as number);
-          r = Math.hypot(f, g);
-          e[i + 1] = r;
-          if (r === 0) {
-            d[i + 1] = (d[i + 1] as number) - p;
-            e[m] = 0;
-            underflow = true;
-            break;
-          }
-          s = f / r;
-          c = g / r;
-          g = (d[i + 1] as number) - p;
-          r = ((d[i] as number) - g) * s + 2 * c * b;
-          p = s * r;
-          d[i + 1] = g + p;
-          g = c * r - b;
-          // Rotate eigenvector rows i and i+1.
-          const ri = i * n;
-          const rj = ri + n;
-          for (let t = 0; t < n; t++) {
-            const zi = zt[ri + t] as number;
-            const zj = zt[rj + t] as number;
-            zt[rj + t] = s * zi + c * zj;
-            zt[ri + t] = c * zi - s * zj;
-          }
-        }
-        if (underflow) continue;
-        d[l] = (d[l] as number) - p;
-        e[l] = g;
-        e[m] = 0;
-      }
-    } while (m !== l);
-  }
-}
-
-/**
  * Eigendecomposition of a symmetric matrix S [n, n] (only its symmetric part is used: (S + S^T) / 2).
  * Returns the eigenvalues descending and the eigenvectors as rows [n, n] (row j belongs to values[j]).
  */
@@ -172,7 +112,7 @@ export function symmetricEigen(s: Float64Array, n: number): { values: Float64Arr
   const { d, e, q } = tridiagonalise(sym, n);
   // Rotating the rows of Q^T instead of I gives row j = sum_t Z_tj (row t of Q^T) = (Q z_j)^T directly.
   const vectorsUnsorted = transpose(q, n, n);
-  tridiagonalQl(d, e, vectorsUnsorted, n);
+  tridiagonalQl(d, e, n, vectorsUnsorted);
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => (d[y] as number) - (d[x] as number));
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);

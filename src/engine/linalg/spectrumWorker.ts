@@ -7,12 +7,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { inProcessSpectrum, startVectors, type SpectrumSolver } from './fastEigen';
-import { normalise, shiftedSolver, tridiagonalEigenvalues, tridiagonalEigenvectors, tridiagonalSpectrum } from './tridiagonalSpectrum';
+import { normalise, shiftedSolver, tridiagonalEigenvalues, tridiagonalEigenvectors, tridiagonalQl, tridiagonalSpectrum } from './tridiagonalSpectrum';
 
 interface Reply { id: number; ascending?: Float64Array; zRows?: Float64Array; error?: string }
 
 function workerSource(): string {
-  const functions = [normalise, shiftedSolver, tridiagonalEigenvalues, tridiagonalEigenvectors, tridiagonalSpectrum].map((f) => f.toString());
+  const functions = [normalise, shiftedSolver, tridiagonalQl, tridiagonalEigenvalues, tridiagonalEigenvectors, tridiagonalSpectrum].map((f) => f.toString());
   return [
     'var __name = (f) => f;', // keepNames helper of tsx / esbuild, if the source uses it
     ...functions,

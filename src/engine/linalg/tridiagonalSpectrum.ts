@@ -5,11 +5,13 @@
  * dstein's method; see fastEigen.ts's module comment).
  */
 
-/** Eigenvalues of the tridiagonal (d, e) by implicit QL without vectors (same recurrence as linalg/eigen.ts). */
-export function tridiagonalEigenvalues(d0: Float64Array, e0: Float64Array, n: number): Float64Array {
+/**
+ * Implicit QL on the tridiagonal (d, e), in place: d becomes the eigenvalues (unsorted). With `zt` [n, n] the
+ * rotations are also applied to its rows: started at I, row j ends as the j-th eigenvector of T; started at Q^T,
+ * as (Q z_j)^T (linalg/eigen.ts). Without it this is tql1.
+ */
+export function tridiagonalQl(d: Float64Array, e: Float64Array, n: number, zt?: Float64Array): void {
   const EPS = 2 ** -52;
-  const d = Float64Array.from(d0);
-  const e = Float64Array.from(e0);
   for (let l = 0; l < n; l++) {
     let iter = 0;
     let m: number;
@@ -19,7 +21,7 @@ export function tridiagonalEigenvalues(d0: Float64Array, e0: Float64Array, n: nu
         if (Math.abs(e[m] as number) <= EPS * dd) break;
       }
       if (m !== l) {
-        if (iter++ === 60) throw new Error(`tridiagonal eigenvalues: no convergence for eigenvalue ${l} of ${n}`);
+        if (iter++ === 60) throw new Error(`tridiagonal QL: no convergence for eigenvalue ${l} of ${n}`);
         let g = ((d[l + 1] as number) - (d[l] as number)) / (2 * (e[l] as number));
         let r = Math.hypot(g, 1);
         g = (d[m] as number) - (d[l] as number) + (e[l] as number) / (g + (g >= 0 ? r : -r));
@@ -45,6 +47,17 @@ export function tridiagonalEigenvalues(d0: Float64Array, e0: Float64Array, n: nu
           p = s * r;
           d[i + 1] = g + p;
           g = c * r - b;
+          if (zt !== undefined) {
+            // Rotate rows i and i+1.
+            const ri = i * n;
+            const rj = ri + n;
+            for (let t = 0; t < n; t++) {
+              const zi = zt[ri + t] as number;
+              const zj = zt[rj + t] as number;
+              zt[rj + t] = s * zi + c * zj;
+              zt[ri + t] = c * zi - s * zj;
+            }
+          }
         }
         if (underflow) continue;
         d[l] = (d[l] as number) - p;
@@ -53,6 +66,12 @@ export function tridiagonalEigenvalues(d0: Float64Array, e0: Float64Array, n: nu
       }
     } while (m !== l);
   }
+}
+
+/** Eigenvalues of the tridiagonal (d, e) by implicit QL without vectors; d0 and e0 are left as they are. */
+export function tridiagonalEigenvalues(d0: Float64Array, e0: Float64Array, n: number): Float64Array {
+  const d = Float64Array.from(d0);
+  tridiagonalQl(d, Float64Array.from(e0), n);
   return d;
 }
 

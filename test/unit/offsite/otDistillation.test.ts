@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadExperimentConfig, validateConfigText, type OffsiteConfig } from '../../../src/engine/config';
-import { COMPARE_EMULATORS, DEMO_EXPERIMENTS, DEMO_SETTINGS, labExperimentConfig } from '../../../src/engine/lab/labExperiments';
+import { COMPARE_EMULATORS, DEMO_EXPERIMENTS, DEMO_SETTINGS, LAB_EMULATOR, labExperimentConfig } from '../../../src/engine/lab/labExperiments';
 import type { TrainBatch } from '../../../src/engine/data/batches';
 import { loadModel, type LoadedModel } from '../../../src/engine/models/model';
 import { writeCycleTokens } from '../../../src/engine/models/tinyRandomGpt2';
@@ -231,7 +231,7 @@ describe('offsite OT: emulator distillation', function () {
     assert.ok(ctx.logs.some((l) => l.includes('ot distillation, 6 steps')), ctx.logs.join('\n'));
   });
 
-  it('lab: ot is in the compare list (a valid config keeping 2 middle layers), not in the demo', () => {
+  it('lab: ot is in the compare list (a valid config keeping LAB_EMULATOR.keepLayers middle layers, as uniform-drop), not in the demo', () => {
     assert.ok(COMPARE_EMULATORS.includes('ot'));
     assert.ok(!DEMO_EXPERIMENTS.some((e) => e.kind === 'offsite' && e.method === 'ot'));
     const config = labExperimentConfig({ kind: 'offsite', name: 'offsite-ot', method: 'ot' }, DEMO_SETTINGS);
@@ -239,7 +239,7 @@ describe('offsite OT: emulator distillation', function () {
     assert.ok(v.ok, JSON.stringify(v));
     const emulator = (v.config as { offsite: { emulator: { method: string; keepLayers: number; distill: { steps: number; lmWeight: number } } } }).offsite.emulator;
     assert.equal(emulator.method, 'ot');
-    assert.equal(emulator.keepLayers, 2);
+    assert.equal(emulator.keepLayers, LAB_EMULATOR.keepLayers);
     assert.deepEqual([emulator.distill.steps, emulator.distill.lmWeight], [50, 0]);
   });
 });
