@@ -161,7 +161,7 @@ export function loadAdapter(dir: string): LoadedAdapter {
 export function applyAdapterWeights(adapter: LoraAdapter, loaded: LoadedAdapter): void {
   const where = path.join(loaded.dir, ADAPTER_WEIGHTS_FILE);
   if (loaded.r !== adapter.spec.r) throw new Error(`${where}: adapter rank r=${loaded.r}, the config asks for r=${adapter.spec.r}`);
-  copyLoadedModules(where, adapter.modules, loaded.weights, (m, w) => {
+  copyLoadedModules(where, adapter.modules, loaded.weights, projectionShapeMismatch, (m, w) => {
     m.a.set(w.a);
     m.b.set(w.b);
   });
@@ -169,19 +169,26 @@ export function applyAdapterWeights(adapter: LoraAdapter, loaded: LoadedAdapter)
 
 type Shaped = { readonly inFeatures: number; readonly outFeatures: number };
 
+/** The shape check of a module that adapts one projection: its [out x in] must be the projection's. */
+export function projectionShapeMismatch(m: Shaped, w: Shaped): string | undefined {
+  if (w.inFeatures === m.inFeatures && w.outFeatures === m.outFeatures) return undefined;
+  return `is [${w.outFeatures} x ${w.inFeatures}], the model's projection is [${m.outFeatures} x ${m.inFeatures}]`;
+}
+
 /**
- * Pairs a loaded file's modules with an adapter's by path, checks their shapes, and copies each with `copy`;
- * every module of either side must have its partner. `file` names the weights file in the messages.
+ * Pairs a loaded file's modules with an adapter's by path, checks their shapes (`mismatch` says how they
+ * differ, undefined when they fit), and copies each with `copy`; every module of either side must have its
+ * partner. `file` names the weights file in the messages.
  */
-export function copyLoadedModules<M extends Shaped, W extends Shaped>(file: string, modules: ReadonlyMap<string, M>, weights: ReadonlyMap<string, W>, copy: (m: M, w: W) => void): void {
+export function copyLoadedModules<M, W>(file: string, modules: ReadonlyMap<string, M>, weights: ReadonlyMap<string, W>,
+  mismatch: (m: M, w: W) => string | undefined, copy: (m: M, w: W) => void): void {
   for (const [modulePath, w] of weights) {
     const m = modules.get(modulePath);
     if (m === undefined) {
       throw new Error(`${file}: module '${modulePath}' is not among the adapted projections (${[...modules.keys()].slice(0, 6).join(', ')}...); check peft.targets`);
     }
-    if (w.inFeatures !== m.inFeatures || w.outFeatures !== m.outFeatures) {
-      throw new Error(`${file}: module '${modulePath}' is [${w.outFeatures} x ${w.inFeatures}], the model's projection is [${m.outFeatures} x ${m.inFeatures}]`);
-    }
+    const differs = mismatch(m, w);
+    if (differs !== undefined) throw new Error(`${file}: module '${modulePath}' ${differs}`);
     copy(m, w);
   }
   for (const modulePath of modules.keys()) {

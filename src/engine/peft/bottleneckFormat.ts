@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../models/safetensorsWriter';
 import { writeJsonAtomic } from '../runs/atomic';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, readAdapterConfig, targetModulesOf } from './adapterFormat';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, copyLoadedModules, readAdapterConfig, targetModulesOf } from './adapterFormat';
 import type { BottleneckActivation, BottleneckAdapter, BottleneckPlacement } from './bottleneck';
 
 const KEY_PREFIX = 'base_model.model.';
@@ -157,22 +157,14 @@ export function applyBottleneckWeights(adapter: BottleneckAdapter, loaded: Loade
   if (loaded.scaling !== spec.scaling) differ.push(`scaling ${loaded.scaling} (config: peft.scaling ${spec.scaling})`);
   if (differ.length > 0) throw new Error(`${where}: the adapter has ${differ.join(', ')}`);
   const weightsFile = path.join(loaded.dir, ADAPTER_WEIGHTS_FILE);
-  for (const [modulePath, w] of loaded.weights) {
-    const m = adapter.modules.get(modulePath);
-    if (m === undefined) {
-      throw new Error(`${weightsFile}: module '${modulePath}' is not among the adapted projections (${[...adapter.modules.keys()].slice(0, 6).join(', ')}...); check peft.targets`);
-    }
-    if (w.adapterFeatures !== m.adapterFeatures || w.outFeatures !== m.outFeatures) {
-      throw new Error(`${weightsFile}: module '${modulePath}' adapter reads ${w.adapterFeatures} and writes ${w.outFeatures} features, the model's projection needs ${m.adapterFeatures} and ${m.outFeatures}`);
-    }
+  copyLoadedModules(weightsFile, adapter.modules, loaded.weights, (m, w) => (w.adapterFeatures === m.adapterFeatures && w.outFeatures === m.outFeatures
+    ? undefined
+    : `adapter reads ${w.adapterFeatures} and writes ${w.outFeatures} features, the model's projection needs ${m.adapterFeatures} and ${m.outFeatures}`), (m, w) => {
     m.down.set(w.down);
     m.up.set(w.up);
     if (w.downBias === undefined) m.downBias.fill(0);
     else m.downBias.set(w.downBias);
     if (w.upBias === undefined) m.upBias.fill(0);
     else m.upBias.set(w.upBias);
-  }
-  for (const modulePath of adapter.modules.keys()) {
-    if (!loaded.weights.has(modulePath)) throw new Error(`${weightsFile}: no weights for module '${modulePath}'`);
-  }
+  });
 }

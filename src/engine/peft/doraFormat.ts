@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { SafetensorsFile } from '../models/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../models/safetensorsWriter';
 import { writeJsonAtomic } from '../runs/atomic';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, copyLoadedModules, loraAdapterConfig, peftKey, readAdapterConfig, targetModulesOf } from './adapterFormat';
+import {
+  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, copyLoadedModules, loraAdapterConfig, peftKey, projectionShapeMismatch, readAdapterConfig, targetModulesOf,
+} from './adapterFormat';
 import type { DoraAdapter } from './dora';
 import { loraScaling } from './lora';
 
@@ -119,7 +121,7 @@ export function applyDoraWeights(adapter: DoraAdapter, loaded: LoadedDoraAdapter
     throw new Error(`${where}: the adapter has lora_alpha ${loaded.alpha}, use_rslora ${loaded.rsLora} (config: peft.alpha ${spec.alpha}, peft.rsLora ${spec.rsLora === true})`);
   }
   const weightsFile = path.join(loaded.dir, ADAPTER_WEIGHTS_FILE);
-  copyLoadedModules(weightsFile, adapter.modules, loaded.weights, (m, w) => {
+  copyLoadedModules(weightsFile, adapter.modules, loaded.weights, projectionShapeMismatch, (m, w) => {
     m.a.set(w.a);
     m.b.set(w.b);
     m.magnitude.set(w.magnitude);
