@@ -129,6 +129,10 @@ export class BlockExecutor {
    * every tensor of every run comes from the process heap, which on GPT-2 small made a layer's run ~60 ms
    * slower (uniform 1842 -> 2173 ms/step, IST 1865 -> 2510). Each arena keeps its own session's peak, so the
    * train sessions keep theirs and the scoring sessions (IST's rollouts, evaluation: every few steps) do not.
+   * The train sessions run without ORT's memory pattern: with it, a session's second run allocates one block for
+   * the whole planned run while the arena still holds the first run's allocations, so each arena ends up near
+   * twice its working set (GPT-2 small, bench `ist`, 10 steps: the head's arena +157 MiB instead of +79; peak RSS
+   * uniform 1181 -> 1053 MiB, IST 1186 -> 1036 MiB, median step time unchanged within the noise).
    */
   private open(part: GraphPart, label: string, arena: boolean): Promise<RuntimeSession> {
     // ORT's extended fusions (QuickGelu from SiLU) have float32 kernels only.
@@ -136,7 +140,7 @@ export class BlockExecutor {
     // Each session has its own intra-op pool; a step alternates between several sessions, and threads left
     // spinning by the previous one steal the cores of the next (GPT-2 small on 2 cores: 2450 -> 2050 ms/step).
     return createSession({ bytes: partModelBytes(part) }, {
-      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level, ...(arena ? {} : { memoryArena: false, memoryPattern: false }),
+      executionProvider: this.settings.device, intraOpNumThreads: this.settings.threads, label, allowSpinning: false, ...level, memoryPattern: false, ...(arena ? {} : { memoryArena: false }),
     })
       .then((s) => {
         this.provider ??= s.provider;
