@@ -1,46 +1,17 @@
 // Gradient diagnostics panel: per adapter, the cosine similarity and relative error between its gradient on the
 // emulator and on the full model, before and after tuning (GradOT keeps these close), and the loss gap.
-import type { RunData } from '../../src/protocol';
 import { RUN_FILES } from '../../src/protocol/runFolder';
-import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/protocol/diagnostics';
-import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
+import type { DiagnosticsMessage } from '../../src/protocol/diagnostics';
+import { axisStyle, disposeDetachedCharts, drawChart, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
 import { formatNumber } from '../run/runData';
-import { startPanel, type PanelApp } from '../shared/panelApp';
+import { type PanelApp } from '../shared/panelApp';
+import { startDiagnosticsPanel } from '../shared/diagnosticsPanel';
 import { adapterMeans, adapterSeries, lossEntries, type AdapterSeries } from './gradientData';
 
-let run: RunData | undefined;
-let diagnostics: DiagnosticsMessage | undefined;
+startDiagnosticsPanel('gradientDiagnostics', { testIdPrefix: 'gradient', draw });
 
-const app = startPanel('gradientDiagnostics', {
-  onMessage(message, panel) {
-    if (message.type === 'runData') {
-      run = message.run;
-      panel.saveState({ runDir: message.run.runDir });
-      render(panel);
-    } else {
-      run = undefined;
-      diagnostics = undefined;
-      replace(panel.root, emptyState('gradient-empty', 'No run to show', message.message));
-    }
-  },
-  onOtherMessage(data, panel) {
-    const message = parseDiagnosticsMessage(data);
-    if (!message) return false;
-    diagnostics = message;
-    render(panel);
-    return true;
-  },
-});
-onThemeChange(() => render(app));
-
-function render(panel: PanelApp<'gradientDiagnostics'>): void {
-  if (!run) return;
-  const subtitle = h('p', { className: 'subtitle', testId: 'run-id' }, `${run.runId} · ${run.summary?.task ?? 'unknown task'}`);
-  if (!diagnostics || diagnostics.runDir !== run.runDir) {
-    replace(panel.root, subtitle, h('p', { testId: 'gradient-loading' }, 'Reading diagnostics.json...'));
-    return;
-  }
+function draw(panel: PanelApp<'gradientDiagnostics'>, subtitle: HTMLElement, diagnostics: DiagnosticsMessage): void {
   const file = diagnostics.diagnostics;
   const adapters = file?.adapters ?? [];
   const losses = lossEntries(file?.loss);

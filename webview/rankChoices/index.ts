@@ -1,46 +1,17 @@
 // Rank choices panel: what the emulator kept of each compressed module (GradOT DRD for attention ranks, SCP for
 // MLP channels), and one module's spectrum with the kept components marked beside their GCS.
-import type { RunData } from '../../src/protocol';
 import { RUN_FILES } from '../../src/protocol/runFolder';
-import { parseDiagnosticsMessage, type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/protocol/diagnostics';
-import { axisStyle, disposeDetachedCharts, drawChart, onThemeChange, themeColors } from '../shared/charts';
+import { type DiagnosticsMessage, type ModuleDiagnostic } from '../../src/protocol/diagnostics';
+import { axisStyle, disposeDetachedCharts, drawChart, themeColors } from '../shared/charts';
 import { code, emptyState, h, table, replace } from '../shared/dom';
 import { formatNumber } from '../run/runData';
-import { startPanel, type PanelApp } from '../shared/panelApp';
+import { type PanelApp } from '../shared/panelApp';
+import { startDiagnosticsPanel } from '../shared/diagnosticsPanel';
 import { keptFractionByLayer, moduleRows, spectrumOf } from './rankData';
 
-let run: RunData | undefined;
-let diagnostics: DiagnosticsMessage | undefined;
+startDiagnosticsPanel('rankChoices', { testIdPrefix: 'rank', draw });
 
-const app = startPanel('rankChoices', {
-  onMessage(message, panel) {
-    if (message.type === 'runData') {
-      run = message.run;
-      panel.saveState({ runDir: message.run.runDir });
-      render(panel);
-    } else {
-      run = undefined;
-      diagnostics = undefined;
-      replace(panel.root, emptyState('rank-empty', 'No run to show', message.message));
-    }
-  },
-  onOtherMessage(data, panel) {
-    const message = parseDiagnosticsMessage(data);
-    if (!message) return false;
-    diagnostics = message;
-    render(panel);
-    return true;
-  },
-});
-onThemeChange(() => render(app));
-
-function render(panel: PanelApp<'rankChoices'>): void {
-  if (!run) return;
-  const subtitle = h('p', { className: 'subtitle', testId: 'run-id' }, `${run.runId} · ${run.summary?.task ?? 'unknown task'}`);
-  if (!diagnostics || diagnostics.runDir !== run.runDir) {
-    replace(panel.root, subtitle, h('p', { testId: 'rank-loading' }, 'Reading diagnostics.json...'));
-    return;
-  }
+function draw(panel: PanelApp<'rankChoices'>, subtitle: HTMLElement, diagnostics: DiagnosticsMessage, redraw: () => void): void {
   const modules = diagnostics.diagnostics?.modules ?? [];
   if (modules.length === 0) {
     replace(panel.root, 
@@ -68,7 +39,7 @@ function render(panel: PanelApp<'rankChoices'>): void {
   }
   select.addEventListener('change', () => {
     panel.saveState({ selectedModule: select.value });
-    render(panel);
+    redraw();
   });
   const spectrumChart = selected ? h('div', { className: 'chart', testId: 'rank-spectrum', attrs: { role: 'img', 'aria-label': `spectrum of ${selected.name}` } }) : undefined;
 
