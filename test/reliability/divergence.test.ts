@@ -1,31 +1,9 @@
 // Issue 16, end to end through `peft-lab run`: a run whose gradients turn NaN stops naming the step, keeps the last
 // good checkpoint with only finite values in it, and a --resume from it fails the same way without poisoning it.
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SafetensorsFile } from '../../src/engine/models/safetensors';
+import { assertCheckpointsFinite } from '../unit/tune/helpers';
 import { latestCheckpointStep, runCli, snapshot, stepRecords, summaryOf, tuneConfig, writeExperiment } from './harness';
-
-/** Every tensor of every kept checkpoint folder is finite; returns the folder names. */
-function assertCheckpointsFinite(runDir: string): string[] {
-  const root = path.join(runDir, 'checkpoints');
-  const dirs = fs.readdirSync(root).filter((d) => /^step-\d+(-\d+)?$/.test(d));
-  for (const d of dirs) {
-    for (const f of fs.readdirSync(path.join(root, d)).filter((x) => x.endsWith('.safetensors'))) {
-      const file = SafetensorsFile.open(path.join(root, d, f));
-      try {
-        for (const name of file.tensors.keys()) {
-          const data = file.readFloat32(name);
-          const bad = data.findIndex((v) => !Number.isFinite(v));
-          assert.equal(bad, -1, `${d}/${f}: ${name}[${bad}] = ${data[bad]}`);
-        }
-      } finally {
-        file.close();
-      }
-    }
-  }
-  return dirs;
-}
 
 describe('reliability: a diverging run', function () {
   this.timeout(120_000);

@@ -1,10 +1,12 @@
 // A tune config over the tiny GPT-2 fixture and a learnable pre-tokenized data set, run in-process.
+import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadExperimentConfig, type TuneConfig } from '../../../src/engine/config';
 import { TaskCancelled, type RunContext } from '../../../src/engine/tasks';
 import type { MetricRecord } from '../../../src/protocol/runFiles';
+import { SafetensorsFile } from '../../../src/engine/models/safetensors';
 import { writeCycleTokens, writeTinyRandomGpt2 } from '../../../src/engine/models/tinyRandomGpt2';
 
 const created: string[] = [];
@@ -87,4 +89,25 @@ export function stubContext(runDir: string): StubContext {
 
 export function stepLosses(metrics: readonly MetricRecord[]): number[] {
   return metrics.filter((m) => m.type === 'step').map((m) => (typeof m.loss === 'number' ? m.loss : NaN));
+}
+
+/** Every tensor of every kept checkpoint folder is finite; returns the folder names. */
+export function assertCheckpointsFinite(runDir: string): string[] {
+  const root = path.join(runDir, 'checkpoints');
+  const dirs = fs.readdirSync(root).filter((d) => /^step-\d+(-\d+)?$/.test(d));
+  for (const d of dirs) {
+    for (const f of fs.readdirSync(path.join(root, d)).filter((x) => x.endsWith('.safetensors'))) {
+      const file = SafetensorsFile.open(path.join(root, d, f));
+      try {
+        for (const name of file.tensors.keys()) {
+          const data = file.readFloat32(name);
+          const bad = data.findIndex((v) => !Number.isFinite(v));
+          assert.equal(bad, -1, `${d}/${f}: ${name}[${bad}] = ${data[bad]}`);
+        }
+      } finally {
+        file.close();
+      }
+    }
+  }
+  return dirs;
 }
