@@ -3,6 +3,7 @@
 // the page is drawn once the diagnostics are the shown run's (and again when the theme changes).
 import type { RunData } from '../../src/protocol';
 import { parseDiagnosticsMessage, type DiagnosticsMessage } from '../../src/protocol/diagnostics';
+import { RUN_FILES } from '../../src/protocol/runFolder';
 import { onThemeChange } from './charts';
 import { emptyState, h, replace } from './dom';
 import { startPanel, type PanelApp } from './panelApp';
@@ -23,7 +24,7 @@ export function startDiagnosticsPanel<P extends DiagnosticsPanelId>(id: P, view:
     if (!run) return;
     const subtitle = h('p', { className: 'subtitle', testId: 'run-id' }, `${run.runId} · ${run.summary?.task ?? 'unknown task'}`);
     if (!diagnostics || diagnostics.runDir !== run.runDir) {
-      replace(panel.root, subtitle, h('p', { testId: `${view.testIdPrefix}-loading` }, 'Reading diagnostics.json...'));
+      replace(panel.root, subtitle, h('p', { testId: `${view.testIdPrefix}-loading` }, `Reading ${RUN_FILES.diagnostics}...`));
       return;
     }
     view.draw(panel, subtitle, diagnostics, () => render(panel));
